@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+/// How the mock API behaves.
+#[derive(Debug, Clone, Default)]
+pub struct MockConfig {
+    /// The largest page it serves, whatever the client asks (a silent cap, as real APIs do).
+    pub max_page_size: Option<usize>,
+    /// A credential every request must carry, else 401.
+    pub auth: Option<AuthRequirement>,
+    /// A fixed-window rate limit answering 429 with `Retry-After` when exceeded.
+    pub rate_limit: Option<RateLimit>,
+    /// Seeded faults.
+    pub faults: Faults,
+    /// Added to every response.
+    pub latency: Duration,
+    /// Wrap lists in an object at this dotted path (`data.items`) instead of a bare array.
+    pub envelope: Option<String>,
+    /// Ignore every paging parameter and always serve the first page (a broken API).
+    pub ignore_paging: bool,
+}
+
+/// A credential the mock requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthRequirement {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// A header with this name and value.
+    Header { name: String, value: String },
+    /// A query parameter with this name and value.
+    Query { name: String, value: String },
+    /// `Authorization: Basic base64(user:password)`.
+    Basic { username: String, password: String },
+}
+
+/// At most `requests` requests in each window of `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub window: Duration,
+}
+
+/// Probabilities of each fault, drawn per request from a seeded generator.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    /// Answer 500.
+    pub status_500: f64,
+    /// Answer 503.
+    pub status_503: f64,
+    /// Close the connection without answering.
+    pub drop: f64,
+    /// Announce the full `Content-Length`, send half the body, close the connection.
+    pub truncate: f64,
+    /// Seed of the generator: the same seed and request order give the same faults.
+    pub seed: u64,
+}
+
+impl Faults {
+    pub(crate) fn any(&self) -> bool {
+        self.status_500 + self.status_503 + self.drop + self.truncate > 0.0
+    }
+}

@@ -1,0 +1,25 @@
+//! `etl-mockapi`: a local REST API over fixture data.
+//!
+//! It serves every `*.json` file of a fixture folder (an array of objects) as a collection,
+//! in the shape of JSONPlaceholder: `/users`, `/users/3`, `/posts/7/comments`. It pages with
+//! JSONPlaceholder's parameters (`_start`/`_limit`, `_page`/`_limit`) and generic ones
+//! (`offset`/`limit`, `page`/`per_page`), and can misbehave on purpose: a page-size cap, a
+//! required credential, a fixed-window rate limit answering 429, and seeded faults (500, 503,
+//! dropped connections, truncated bodies, latency). `GET /__stats` reports what it served.
+//!
+//! The main types are [`MockConfig`] (what to serve and how to misbehave), [`MockServer`]
+//! (a running server on its own thread, stopped on drop) and [`Stats`] (what it saw).
+//! It is used by etl's tests, by `make demo`, by the benchmarks, and by users as a sandbox.
+
+mod config;
+mod data;
+mod faults;
+mod http;
+mod routes;
+mod server;
+mod stats;
+
+pub use config::{AuthRequirement, Faults, MockConfig, RateLimit};
+pub use data::Dataset;
+pub use server::MockServer;
+pub use stats::Stats;

@@ -1,0 +1,173 @@
+//! `etl-mockapi`: serve a fixture folder as a REST API on loopback.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use etl_mockapi::{AuthRequirement, Dataset, Faults, MockConfig, MockServer, RateLimit};
+
+/// A local REST API over fixture data, for etl's tests, demo and benchmarks, and as a sandbox
+/// for writing pipelines.
+///
+/// Every `*.json` file of the fixture folder (an array of objects) is served at `/{stem}`,
+/// with `/{stem}/{id}` and `/{parent}/{id}/{child}` (children whose `{parent}Id` matches).
+/// Paging: `_start`/`_limit`, `_page`/`_limit`, `offset`/`limit`, `page`/`per_page`.
+/// `GET /__stats` reports requests by status, faults and items served.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Example:\n  etl-mockapi --fixtures fixtures/jsonplaceholder --port 8080 --max-page-size 7"
+)]
+struct Args {
+    /// Folder of `*.json` fixtures.
+    #[arg(long, default_value = "fixtures/jsonplaceholder")]
+    fixtures: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Write `http://HOST:PORT` to this file once listening (for scripts).
+    #[arg(long)]
+    addr_file: Option<PathBuf>,
+    /// Serve at most this many records per page, whatever the client asks.
+    #[arg(long)]
+    max_page_size: Option<usize>,
+    /// Require `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    bearer_token: Option<String>,
+    /// Require a header, as `NAME=VALUE`.
+    #[arg(long, value_name = "NAME=VALUE")]
+    api_key_header: Option<String>,
+    /// Require a query parameter, as `NAME=VALUE`.
+    #[arg(long, value_name = "NAME=VALUE")]
+    api_key_query: Option<String>,
+    /// Require basic auth, as `USER:PASSWORD`.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    basic_auth: Option<String>,
+    /// Fixed-window rate limit, as `REQUESTS/WINDOW` (`20/1s`, `100/1m`); 429 past it.
+    #[arg(long, value_name = "N/WINDOW")]
+    rate_limit: Option<String>,
+    /// Probability of answering 500.
+    #[arg(long, default_value_t = 0.0)]
+    fault_500: f64,
+    /// Probability of answering 503.
+    #[arg(long, default_value_t = 0.0)]
+    fault_503: f64,
+    /// Probability of closing the connection without answering.
+    #[arg(long, default_value_t = 0.0)]
+    fault_drop: f64,
+    /// Probability of sending half the body and closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    fault_truncate: f64,
+    /// Seed of the fault generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Wrap lists in an object at this dotted path, e.g. `data.items`.
+    #[arg(long)]
+    envelope: Option<String>,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let data = Dataset::load(&args.fixtures)?;
+    let config = MockConfig {
+        max_page_size: args.max_page_size,
+        auth: auth(&args)?,
+        rate_limit: args
+            .rate_limit
+            .as_deref()
+            .map(parse_rate_limit)
+            .transpose()?,
+        faults: Faults {
+            status_500: args.fault_500,
+            status_503: args.fault_503,
+            drop: args.fault_drop,
+            truncate: args.fault_truncate,
+            seed: args.seed,
+        },
+        latency: Duration::from_millis(args.latency_ms),
+        envelope: args.envelope.clone(),
+        ignore_paging: false,
+    };
+    let server = MockServer::bind(SocketAddr::new(args.host, args.port), data, config)
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let url = server.url();
+    if let Some(path) = &args.addr_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &url)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    println!(
+        "etl-mockapi listening on {url} (fixtures: {})",
+        args.fixtures.display()
+    );
+    server.wait();
+    Ok(())
+}
+
+fn auth(args: &Args) -> Result<Option<AuthRequirement>> {
+    let pair = |s: &str, sep: char, flag: &str| -> Result<(String, String)> {
+        s.split_once(sep)
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .with_context(|| format!("`--{flag}` takes a value with `{sep}` in it"))
+    };
+    Ok(if let Some(token) = &args.bearer_token {
+        Some(AuthRequirement::Bearer(token.clone()))
+    } else if let Some(h) = &args.api_key_header {
+        let (name, value) = pair(h, '=', "api-key-header")?;
+        Some(AuthRequirement::Header { name, value })
+    } else if let Some(q) = &args.api_key_query {
+        let (name, value) = pair(q, '=', "api-key-query")?;
+        Some(AuthRequirement::Query { name, value })
+    } else if let Some(b) = &args.basic_auth {
+        let (username, password) = pair(b, ':', "basic-auth")?;
+        Some(AuthRequirement::Basic { username, password })
+    } else {
+        None
+    })
+}
+
+fn parse_rate_limit(s: &str) -> Result<RateLimit> {
+    let (n, window) = s
+        .split_once('/')
+        .context("`--rate-limit` looks like `20/1s`")?;
+    let requests: u32 = n
+        .trim()
+        .parse()
+        .context("`--rate-limit`: the request count must be a whole number")?;
+    let window = window.trim();
+    let (digits, unit) = window.split_at(
+        window
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(window.len()),
+    );
+    let amount: u64 = if digits.is_empty() {
+        1
+    } else {
+        digits.parse()?
+    };
+    let window = match unit {
+        "ms" => Duration::from_millis(amount),
+        "s" | "" => Duration::from_secs(amount),
+        "m" => Duration::from_secs(amount * 60),
+        other => bail!("`--rate-limit`: unknown unit `{other}`; use ms, s or m"),
+    };
+    if requests == 0 || window.is_zero() {
+        bail!("`--rate-limit` needs at least one request per non-empty window");
+    }
+    Ok(RateLimit { requests, window })
+}

@@ -1,0 +1,418 @@
+//! Routing, paging, auth and the rate limit: everything but the faults.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::config::{AuthRequirement, MockConfig, RateLimit};
+use crate::data::Dataset;
+use crate::http::{Request, Response};
+
+/// Page size when a page number is given without a size (JSONPlaceholder's default).
+const DEFAULT_PAGE_SIZE: usize = 10;
+
+#[derive(Debug)]
+pub(crate) struct Window {
+    started: Instant,
+    used: u32,
+}
+
+impl Window {
+    pub(crate) fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            used: 0,
+        }
+    }
+}
+
+/// Answers a request; returns the response and the number of records in it.
+pub(crate) fn handle(
+    request: &Request,
+    config: &MockConfig,
+    data: &Dataset,
+    window: &Mutex<Window>,
+) -> (Response, usize) {
+    let limit_headers = match config.rate_limit {
+        Some(limit) => match take_permit(limit, window) {
+            Ok(headers) => headers,
+            Err(refused) => return (refused, 0),
+        },
+        None => Vec::new(),
+    };
+    if let Some(auth) = &config.auth {
+        if !authorized(auth, request) {
+            return (Response::error(401, "missing or invalid credentials"), 0);
+        }
+    }
+    let (mut response, items) = route(request, config, data);
+    response.headers.extend(limit_headers);
+    (response, items)
+}
+
+fn take_permit(
+    limit: RateLimit,
+    window: &Mutex<Window>,
+) -> Result<Vec<(String, String)>, Response> {
+    let mut w = window
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    if now.duration_since(w.started) >= limit.window {
+        w.started = now;
+        w.used = 0;
+    }
+    let reset = limit.window.saturating_sub(now.duration_since(w.started));
+    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    if w.used >= limit.requests {
+        return Err(Response::error(429, "rate limit exceeded")
+            .with_header("Retry-After", &reset_secs.max(1))
+            .with_header("X-RateLimit-Limit", &limit.requests)
+            .with_header("X-RateLimit-Remaining", &0)
+            .with_header("X-RateLimit-Reset", &reset_secs.max(1)));
+    }
+    w.used += 1;
+    Ok(vec![
+        ("X-RateLimit-Limit".into(), limit.requests.to_string()),
+        (
+            "X-RateLimit-Remaining".into(),
+            (limit.requests - w.used).to_string(),
+        ),
+        ("X-RateLimit-Reset".into(), reset_secs.to_string()),
+    ])
+}
+
+fn authorized(auth: &AuthRequirement, request: &Request) -> bool {
+    match auth {
+        AuthRequirement::Bearer(token) => {
+            request.header("authorization") == Some(format!("Bearer {token}").as_str())
+        }
+        AuthRequirement::Header { name, value } => request.header(name) == Some(value.as_str()),
+        AuthRequirement::Query { name, value } => request.query(name) == Some(value.as_str()),
+        AuthRequirement::Basic { username, password } => {
+            let expected = format!(
+                "Basic {}",
+                base64(format!("{username}:{password}").as_bytes())
+            );
+            request.header("authorization") == Some(expected.as_str())
+        }
+    }
+}
+
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn route(request: &Request, config: &MockConfig, data: &Dataset) -> (Response, usize) {
+    if request.method != "GET" && request.method != "POST" {
+        return (Response::error(405, "only GET and POST are served"), 0);
+    }
+    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [name] => match data.collection(name) {
+            Some(items) => list(request, config, items.iter()),
+            None => not_found(request),
+        },
+        [name, id] => match data
+            .collection(name)
+            .and_then(|items| find_by_id(items, id))
+        {
+            Some(item) => (Response::json(200, item.to_string().into_bytes()), 1),
+            None => not_found(request),
+        },
+        [parent, id, child] => {
+            let (Some(parents), Some(children)) = (data.collection(parent), data.collection(child))
+            else {
+                return not_found(request);
+            };
+            if find_by_id(parents, id).is_none() {
+                return not_found(request);
+            }
+            let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
+            list(
+                request,
+                config,
+                children.iter().filter(|c| field_is(c, &key, id)),
+            )
+        }
+        _ => not_found(request),
+    }
+}
+
+fn not_found(request: &Request) -> (Response, usize) {
+    (
+        Response::error(404, &format!("no resource at `{}`", request.path)),
+        0,
+    )
+}
+
+fn find_by_id<'a>(items: &'a [Value], id: &str) -> Option<&'a Value> {
+    items.iter().find(|item| field_is(item, "id", id))
+}
+
+fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
+    match item.get(field) {
+        Some(Value::String(s)) => s == wanted,
+        Some(Value::Number(n)) => n.to_string() == wanted,
+        Some(Value::Bool(b)) => b.to_string() == wanted,
+        _ => false,
+    }
+}
+
+const PAGING_PARAMS: [&str; 8] = [
+    "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page",
+];
+
+fn list<'a>(
+    request: &Request,
+    config: &MockConfig,
+    items: impl Iterator<Item = &'a Value>,
+) -> (Response, usize) {
+    // Any other query parameter naming a field filters on it, as JSONPlaceholder does.
+    let filters: Vec<(&str, &str)> = request
+        .query
+        .iter()
+        .filter(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()) && !k.starts_with("__"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let matching: Vec<&Value> = items
+        .filter(|item| {
+            filters
+                .iter()
+                .all(|(k, v)| item.get(*k).is_none() || field_is(item, k, v))
+        })
+        .collect();
+    let total = matching.len();
+    let (offset, limit) = match paging(request, config) {
+        Ok(paging) => paging,
+        Err(message) => return (Response::error(400, &message), 0),
+    };
+    let start = offset.min(total);
+    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
+    let page: Vec<Value> = matching[start..end].iter().map(|v| (*v).clone()).collect();
+    let served = page.len();
+    let body = match &config.envelope {
+        Some(path) => envelope(path, Value::Array(page), total, offset, limit),
+        None => Value::Array(page),
+    };
+    let response =
+        Response::json(200, body.to_string().into_bytes()).with_header("X-Total-Count", &total);
+    (response, served)
+}
+
+/// The requested offset and page size, after the configured cap.
+fn paging(request: &Request, config: &MockConfig) -> Result<(usize, Option<usize>), String> {
+    if config.ignore_paging {
+        return Ok((0, config.max_page_size.or(Some(DEFAULT_PAGE_SIZE))));
+    }
+    let number = |name: &str| -> Result<Option<usize>, String> {
+        request
+            .query(name)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| format!("`{name}` must be a whole number, got `{v}`"))
+            })
+            .transpose()
+    };
+    let page = number("_page")?.or(number("page")?);
+    let mut limit = number("_limit")?
+        .or(number("limit")?)
+        .or(number("per_page")?);
+    if let (Some(start), Some(end)) = (number("_start")?, number("_end")?) {
+        limit = limit.or(Some(end.saturating_sub(start)));
+    }
+    if page.is_some() && limit.is_none() {
+        limit = Some(DEFAULT_PAGE_SIZE);
+    }
+    if let Some(cap) = config.max_page_size {
+        limit = Some(limit.map_or(cap, |l| l.min(cap)));
+    }
+    let offset = match page {
+        Some(p) => p
+            .saturating_sub(1)
+            .saturating_mul(limit.unwrap_or(DEFAULT_PAGE_SIZE)),
+        None => number("_start")?.or(number("offset")?).unwrap_or(0),
+    };
+    Ok((offset, limit))
+}
+
+fn envelope(path: &str, list: Value, total: usize, offset: usize, limit: Option<usize>) -> Value {
+    let mut value = list;
+    for key in path.rsplit('.') {
+        let mut map = Map::new();
+        map.insert(key.to_owned(), value);
+        value = Value::Object(map);
+    }
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "meta".into(),
+            serde_json::json!({ "total": total, "offset": offset, "limit": limit }),
+        );
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn request(target: &str) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: crate::http::parse_query(query),
+            headers: vec![],
+            body: vec![],
+            keep_alive: true,
+        }
+    }
+
+    fn dataset() -> Dataset {
+        let users = (1..=25).map(|i| serde_json::json!({ "id": i, "name": format!("u{i}") }));
+        let posts = (1..=50).map(|i| serde_json::json!({ "id": i, "userId": (i % 5) + 1 }));
+        Dataset::from_collections([
+            ("users".to_owned(), users.collect()),
+            ("posts".to_owned(), posts.collect()),
+        ])
+    }
+
+    fn ids(response: &Response) -> Vec<i64> {
+        let v: Value = serde_json::from_slice(&response.body).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_i64().unwrap())
+            .collect()
+    }
+
+    fn get(target: &str, config: &MockConfig) -> Response {
+        handle(
+            &request(target),
+            config,
+            &dataset(),
+            &Mutex::new(Window::new()),
+        )
+        .0
+    }
+
+    #[test]
+    fn pages_with_every_parameter_style() {
+        let c = MockConfig::default();
+        assert_eq!(ids(&get("/users?_start=20&_limit=3", &c)), vec![21, 22, 23]);
+        assert_eq!(
+            ids(&get("/users?_page=3&_limit=10", &c)),
+            vec![21, 22, 23, 24, 25]
+        );
+        assert_eq!(ids(&get("/users?offset=24&limit=10", &c)), vec![25]);
+        assert_eq!(ids(&get("/users?page=2&per_page=2", &c)), vec![3, 4]);
+        assert_eq!(ids(&get("/users?_start=30&_limit=10", &c)).len(), 0);
+        assert_eq!(ids(&get("/users", &c)).len(), 25);
+    }
+
+    #[test]
+    fn the_cap_shrinks_pages_and_page_numbers_follow_it() {
+        let c = MockConfig {
+            max_page_size: Some(7),
+            ..MockConfig::default()
+        };
+        assert_eq!(
+            ids(&get("/users?_start=0&_limit=100", &c)),
+            (1..=7).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ids(&get("/users?page=2&per_page=100", &c)),
+            (8..=14).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn nested_routes_and_filters() {
+        let c = MockConfig::default();
+        let r = get("/users/2/posts", &c);
+        assert_eq!(ids(&r), vec![1, 6, 11, 16, 21, 26, 31, 36, 41, 46]);
+        assert_eq!(ids(&get("/posts?userId=2&_limit=2", &c)), vec![1, 6]);
+        assert_eq!(get("/users/99", &c).status, 404);
+        assert_eq!(get("/nothing", &c).status, 404);
+    }
+
+    #[test]
+    fn the_envelope_wraps_the_list() {
+        let c = MockConfig {
+            envelope: Some("data.items".into()),
+            ..MockConfig::default()
+        };
+        let v: Value = serde_json::from_slice(&get("/users?_limit=2", &c).body).unwrap();
+        assert_eq!(v["data"]["items"].as_array().unwrap().len(), 2);
+        assert_eq!(v["meta"]["total"], 25);
+    }
+
+    #[test]
+    fn auth_is_checked() {
+        let c = MockConfig {
+            auth: Some(AuthRequirement::Basic {
+                username: "Aladdin".into(),
+                password: "open sesame".into(),
+            }),
+            ..MockConfig::default()
+        };
+        assert_eq!(get("/users", &c).status, 401);
+        let mut r = request("/users");
+        r.headers.push((
+            "Authorization".into(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".into(),
+        ));
+        assert_eq!(
+            handle(&r, &c, &dataset(), &Mutex::new(Window::new()))
+                .0
+                .status,
+            200
+        );
+    }
+
+    #[test]
+    fn the_rate_limit_answers_429_with_retry_after() {
+        let c = MockConfig {
+            rate_limit: Some(RateLimit {
+                requests: 2,
+                window: Duration::from_secs(5),
+            }),
+            ..MockConfig::default()
+        };
+        let window = Mutex::new(Window::new());
+        let statuses: Vec<u16> = (0..3)
+            .map(|_| handle(&request("/users"), &c, &dataset(), &window).0.status)
+            .collect();
+        assert_eq!(statuses, vec![200, 200, 429]);
+        let refused = handle(&request("/users"), &c, &dataset(), &window).0;
+        let retry_after = refused
+            .headers
+            .iter()
+            .find(|(n, _)| n == "Retry-After")
+            .unwrap();
+        assert!(
+            matches!(retry_after.1.as_str(), "4" | "5"),
+            "{retry_after:?}"
+        );
+    }
+}

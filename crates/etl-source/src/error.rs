@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while building or running a source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A source's configuration is wrong; found without touching the network.
+    #[error("`{key}`: {message}")]
+    Config { key: String, message: String },
+
+    /// The server answered with a status that retrying cannot fix.
+    #[error("source `{source_name}`: {method} {url} answered {status}{excerpt}; {hint}")]
+    Status {
+        source_name: String,
+        method: &'static str,
+        url: String,
+        status: u16,
+        /// `: <body excerpt>` or empty.
+        excerpt: String,
+        hint: &'static str,
+    },
+
+    /// Transient failures went on past the retry policy's bounds.
+    #[error("source `{source_name}`: {method} {url} failed after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        source_name: String,
+        method: &'static str,
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+
+    /// The server asked for a longer wait than `max_wait` allows.
+    #[error(
+        "source `{source_name}`: {url} asked to wait {wait_secs}s before retrying, more than \
+         `max_wait` ({max_wait_secs}s); raise `max_wait` or run later"
+    )]
+    WaitTooLong {
+        source_name: String,
+        url: String,
+        wait_secs: u64,
+        max_wait_secs: u64,
+    },
+
+    /// A request could not be sent at all (bad URL, TLS setup).
+    #[error("source `{source_name}`: {method} {url}: {message}")]
+    Request {
+        source_name: String,
+        method: &'static str,
+        url: String,
+        message: String,
+    },
+
+    /// The response holds no records where the pipeline says they are.
+    #[error("source `{source_name}`: {url}: {message}")]
+    Records {
+        source_name: String,
+        url: String,
+        message: String,
+    },
+
+    /// Paging went around in a circle, or the API ignored the paging parameters.
+    #[error("source `{source_name}`: {message}")]
+    Loop {
+        source_name: String,
+        message: String,
+    },
+
+    /// Two fields flatten to the same column name.
+    #[error(
+        "source `{source_name}`: field `{field}` flattens to column `{column}`, which another \
+         field already fills; set `flatten: {{ separator: ... }}` to another separator or \
+         `flatten: false`"
+    )]
+    FlattenCollision {
+        source_name: String,
+        field: String,
+        column: String,
+    },
+
+    /// The source returned no record and `allow_empty` is not set.
+    #[error(
+        "source `{source_name}` returned no records from {url}; if that can be right, set \
+         `allow_empty: true` on the source"
+    )]
+    Empty { source_name: String, url: String },
+
+    /// Writing the staged records failed.
+    #[error("source `{source_name}`: cannot write staged records to `{}`", path.display())]
+    Stage {
+        source_name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

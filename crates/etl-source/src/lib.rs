@@ -1,0 +1,36 @@
+//! `etl-source`: REST extraction.
+//!
+//! A pipeline's `http` and `sources` sections parse into [`HttpSpec`] and [`SourceSpec`];
+//! [`build`] checks them without the network and returns a [`SourceConfig`]. An
+//! [`Extractor`] runs sources: for every page it takes a permit from the host's rate limiter
+//! (shared by all sources of that host), sends the request with its credentials ([`Secret`]s
+//! never shown), retries transient failures with backoff and jitter, finds the records,
+//! flattens them and appends them to a staged NDJSON file ([`StageWriter`]), and moves to the
+//! next page, refusing to go round in circles. It returns [`SourceStats`] and a
+//! [`StagedTable`] describing every column. No polars here.
+
+mod auth;
+mod client;
+mod config;
+mod duration;
+mod error;
+mod extract;
+mod pagination;
+mod ratelimit;
+mod records;
+mod retry;
+mod secret;
+mod spec;
+mod stage;
+
+pub use client::RequestCounts;
+pub use config::{DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy, SourceConfig, build};
+pub use duration::HumanDuration;
+pub use error::Error;
+pub use extract::{Bound, Extractor, SourceStats};
+pub use secret::{Secret, redact};
+pub use spec::{
+    AuthSpec, FlattenOptionsSpec, FlattenSpec, HttpSpec, Method, OffsetSpec, PageSpec,
+    PaginationSpec, RateLimitSpec, RetrySpec, ShortPage, SourceSpec,
+};
+pub use stage::{FieldType, StageWriter, StagedTable};

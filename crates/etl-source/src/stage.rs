@@ -1,0 +1,356 @@
+//! Staged records: each source's records flattened and appended to an NDJSON file as pages
+//! arrive, so memory stays flat however large the source is. The writer sees every record, so
+//! it knows the complete set of columns and their types without a second pass: a field that
+//! first appears on the last page still becomes a column.
+
+use std::fs::File;
+use std::hash::{DefaultHasher, Hasher};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::config::Flatten;
+
+/// The type of a staged column, merged over every record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    /// Only nulls so far.
+    Null,
+    Bool,
+    Int,
+    Float,
+    String,
+    /// A list whose elements have this type.
+    List(Box<FieldType>),
+    /// Values of clashing types, or objects kept whole: staged as text (JSON for objects and
+    /// lists, the plain value for strings, numbers and booleans). Nothing is nulled.
+    Text,
+}
+
+impl FieldType {
+    fn of(value: &Value) -> Self {
+        match value {
+            Value::Null => Self::Null,
+            Value::Bool(_) => Self::Bool,
+            Value::Number(n) if n.is_i64() => Self::Int,
+            Value::Number(_) => Self::Float,
+            Value::String(_) => Self::String,
+            Value::Array(items) => {
+                let element = items.iter().fold(Self::Null, |t, v| t.merge(&Self::of(v)));
+                if element == Self::Text {
+                    Self::Text
+                } else {
+                    Self::List(Box::new(element))
+                }
+            }
+            Value::Object(_) => Self::Text,
+        }
+    }
+
+    /// The narrowest type holding values of both: integers and floats widen to float; any
+    /// other clash becomes text.
+    #[must_use]
+    pub fn merge(&self, other: &Self) -> Self {
+        match (self, other) {
+            (a, b) if a == b => a.clone(),
+            (Self::Null, b) => b.clone(),
+            (a, Self::Null) => a.clone(),
+            (Self::Int, Self::Float) | (Self::Float, Self::Int) => Self::Float,
+            (Self::List(a), Self::List(b)) => match a.merge(b) {
+                Self::Text => Self::Text,
+                t => Self::List(Box::new(t)),
+            },
+            _ => Self::Text,
+        }
+    }
+}
+
+/// A finished staged table.
+#[derive(Debug, Clone)]
+pub struct StagedTable {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Every column of every record, in order of first appearance.
+    pub columns: Vec<(String, FieldType)>,
+}
+
+/// Appends one source's records to its staged file.
+#[derive(Debug)]
+pub struct StageWriter {
+    source_name: String,
+    path: PathBuf,
+    out: BufWriter<File>,
+    flatten: Flatten,
+    columns: IndexMap<String, FieldType>,
+    rows: u64,
+    bytes: u64,
+    line: Vec<u8>,
+}
+
+impl StageWriter {
+    pub fn create(path: &Path, source_name: &str, flatten: Flatten) -> Result<Self, Error> {
+        let file = File::create(path).map_err(|e| stage_error(source_name, path, e))?;
+        Ok(Self {
+            source_name: source_name.to_owned(),
+            path: path.to_owned(),
+            out: BufWriter::with_capacity(256 * 1024, file),
+            flatten,
+            columns: IndexMap::new(),
+            rows: 0,
+            bytes: 0,
+            line: Vec::new(),
+        })
+    }
+
+    /// Stages one page; returns a fingerprint of what was staged (equal pages, equal prints).
+    pub fn write_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+        let mut hasher = DefaultHasher::new();
+        for record in records {
+            let row = self.flatten_record(record)?;
+            for (name, value) in &row {
+                let t = FieldType::of(value);
+                match self.columns.get_mut(name) {
+                    Some(existing) => {
+                        if *existing != t {
+                            *existing = existing.merge(&t);
+                        }
+                    }
+                    None => {
+                        self.columns.insert(name.clone(), t);
+                    }
+                }
+            }
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &row).map_err(|e| {
+                stage_error(&self.source_name, &self.path, std::io::Error::other(e))
+            })?;
+            self.line.push(b'\n');
+            hasher.write(&self.line);
+            self.out
+                .write_all(&self.line)
+                .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+            self.rows += 1;
+            self.bytes += self.line.len() as u64;
+        }
+        Ok(hasher.finish())
+    }
+
+    fn flatten_record(&self, record: Value) -> Result<Map<String, Value>, Error> {
+        let object = match record {
+            Value::Object(map) => map,
+            other => {
+                let mut map = Map::new();
+                map.insert("value".into(), other);
+                return Ok(map);
+            }
+        };
+        if !self.flatten.enabled {
+            return Ok(object);
+        }
+        let mut row = Map::with_capacity(object.len());
+        self.flatten_into(&mut row, object, "", "", 0)?;
+        Ok(row)
+    }
+
+    fn flatten_into(
+        &self,
+        row: &mut Map<String, Value>,
+        object: Map<String, Value>,
+        prefix: &str,
+        dotted: &str,
+        depth: u32,
+    ) -> Result<(), Error> {
+        for (key, value) in object {
+            let column = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}{}{key}", self.flatten.separator)
+            };
+            let field = if dotted.is_empty() {
+                key
+            } else {
+                format!("{dotted}.{key}")
+            };
+            match value {
+                Value::Object(inner)
+                    if !inner.is_empty() && self.flatten.max_depth.is_none_or(|m| depth < m) =>
+                {
+                    self.flatten_into(row, inner, &column, &field, depth + 1)?;
+                }
+                value => {
+                    if row.contains_key(&column) {
+                        return Err(Error::FlattenCollision {
+                            source_name: self.source_name.clone(),
+                            field,
+                            column,
+                        });
+                    }
+                    row.insert(column, value);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the file and returns the table. Columns of clashing types are rewritten as
+    /// text in one more pass (only then).
+    pub fn finish(mut self) -> Result<StagedTable, Error> {
+        self.out
+            .flush()
+            .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+        drop(self.out);
+        let text_columns: Vec<&String> = self
+            .columns
+            .iter()
+            .filter(|(_, t)| **t == FieldType::Text)
+            .map(|(n, _)| n)
+            .collect();
+        let mut bytes = self.bytes;
+        if !text_columns.is_empty() {
+            bytes = rewrite_as_text(&self.path, &text_columns)
+                .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+        }
+        Ok(StagedTable {
+            path: self.path,
+            rows: self.rows,
+            bytes,
+            columns: self.columns.into_iter().collect(),
+        })
+    }
+}
+
+fn rewrite_as_text(path: &Path, columns: &[&String]) -> std::io::Result<u64> {
+    let tmp = path.with_extension("ndjson.rewrite");
+    let mut bytes = 0u64;
+    {
+        let reader = BufReader::new(File::open(path)?);
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        for line in reader.lines() {
+            let mut row: Map<String, Value> = serde_json::from_str(&line?)?;
+            for name in columns {
+                if let Some(v) = row.get_mut(name.as_str()) {
+                    if !v.is_string() && !v.is_null() {
+                        *v = Value::String(v.to_string());
+                    }
+                }
+            }
+            let mut text = serde_json::to_vec(&row)?;
+            text.push(b'\n');
+            bytes += text.len() as u64;
+            out.write_all(&text)?;
+        }
+        out.flush()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(bytes)
+}
+
+fn stage_error(source_name: &str, path: &Path, source: std::io::Error) -> Error {
+    Error::Stage {
+        source_name: source_name.to_owned(),
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn stage(flatten: Flatten, pages: Vec<Vec<Value>>) -> (StagedTable, Vec<Value>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.ndjson");
+        let mut w = StageWriter::create(&path, "t", flatten).unwrap();
+        for page in pages {
+            w.write_page(page).unwrap();
+        }
+        let table = w.finish().unwrap();
+        let rows = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (table, rows)
+    }
+
+    #[test]
+    fn nested_objects_become_columns_at_any_depth() {
+        let (table, rows) = stage(
+            Flatten::default(),
+            vec![vec![
+                json!({"id": 1, "address": {"city": "Köln", "geo": {"lat": "1.5"}}, "tags": ["a"]}),
+            ]],
+        );
+        let names: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["id", "address__city", "address__geo__lat", "tags"]);
+        assert_eq!(rows[0]["address__geo__lat"], "1.5");
+        assert_eq!(
+            table.columns[3].1,
+            FieldType::List(Box::new(FieldType::String))
+        );
+    }
+
+    #[test]
+    fn a_field_first_seen_on_the_last_page_is_a_column() {
+        let first: Vec<Value> = (0..500).map(|i| json!({"id": i})).collect();
+        let (table, _) = stage(
+            Flatten::default(),
+            vec![
+                first,
+                vec![json!({"id": 500, "vip": true, "loyalty": {"tier": "gold"}})],
+            ],
+        );
+        let names: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["id", "vip", "loyalty__tier"]);
+        assert_eq!(table.rows, 501);
+    }
+
+    #[test]
+    fn clashing_types_widen_and_nothing_is_nulled() {
+        let (table, rows) = stage(
+            Flatten::default(),
+            vec![vec![
+                json!({"n": 1, "x": 1, "m": null}),
+                json!({"n": 2.5, "x": "two", "m": {"a": 1}}),
+            ]],
+        );
+        let types: IndexMap<_, _> = table.columns.into_iter().collect();
+        assert_eq!(types["n"], FieldType::Float);
+        assert_eq!(types["x"], FieldType::Text);
+        assert_eq!(rows[0]["x"], "1");
+        assert_eq!(rows[1]["x"], "two");
+        assert_eq!(types["m__a"], FieldType::Int);
+    }
+
+    #[test]
+    fn max_depth_keeps_deeper_objects_as_text() {
+        let flatten = Flatten {
+            max_depth: Some(1),
+            ..Flatten::default()
+        };
+        let (table, rows) = stage(flatten, vec![vec![json!({"a": {"b": {"c": 1}}})]]);
+        assert_eq!(table.columns, vec![("a__b".to_owned(), FieldType::Text)]);
+        assert_eq!(rows[0]["a__b"], r#"{"c":1}"#);
+    }
+
+    #[test]
+    fn a_name_collision_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w =
+            StageWriter::create(&dir.path().join("t.ndjson"), "users", Flatten::default()).unwrap();
+        let err = w
+            .write_page(vec![json!({"a__b": 1, "a": {"b": 2}})])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "source `users`: field `a.b` flattens to column `a__b`, which another field already \
+             fills; set `flatten: { separator: ... }` to another separator or `flatten: false`"
+        );
+    }
+}
