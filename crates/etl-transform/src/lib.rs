@@ -1,1 +1,17 @@
-//! etl-transform
+//! `etl-transform`: polars over staged tables.
+//!
+//! A [`Table`] describes a staged NDJSON file and every one of its columns ([`ColumnType`]),
+//! known from staging, so nothing is inferred from a sample and no late field is dropped.
+//! [`Transformer`] scans tables lazily (only the columns a query needs are materialised),
+//! runs `sql:` transforms ([`TransformSpec`]) in order, each able to read the sources and the
+//! transforms before it, and hands out the resulting `LazyFrame`s. Knows nothing about HTTP.
+
+mod error;
+mod scan;
+mod spec;
+mod sql;
+
+pub use error::Error;
+pub use scan::{ColumnType, Table};
+pub use spec::TransformSpec;
+pub use sql::Transformer;

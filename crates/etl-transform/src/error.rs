@@ -1,0 +1,16 @@
+/// Everything that can go wrong in a transform.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A staged table cannot be read.
+    #[error("cannot read the staged records of `{table}`: {message}")]
+    Scan { table: String, message: String },
+
+    /// A transform's SQL does not run.
+    #[error("transform `{transform}`: {message}")]
+    Sql { transform: String, message: String },
+
+    /// A name is used twice.
+    #[error("`{name}` is both a source and a transform, or two transforms; rename one")]
+    DuplicateName { name: String },
+}

@@ -1,0 +1,96 @@
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::scan::Table;
+use crate::{Error, TransformSpec};
+
+/// Holds the tables of a run and the transforms computed over them, all lazy.
+pub struct Transformer {
+    ctx: SQLContext,
+    frames: HashMap<String, LazyFrame>,
+}
+
+impl std::fmt::Debug for Transformer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transformer")
+            .field("tables", &self.frames.keys())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Transformer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transformer {
+    pub fn new() -> Self {
+        Self {
+            ctx: SQLContext::new(),
+            frames: HashMap::new(),
+        }
+    }
+
+    /// Makes a staged table available under its name.
+    pub fn add_table(&mut self, table: &Table) -> Result<(), Error> {
+        self.add_frame(&table.name, table.scan()?)
+    }
+
+    /// Makes an existing frame available under `name` (tests, and tables from elsewhere).
+    pub fn add_frame(&mut self, name: &str, frame: LazyFrame) -> Result<(), Error> {
+        if self.frames.contains_key(name) {
+            return Err(Error::DuplicateName {
+                name: name.to_owned(),
+            });
+        }
+        self.ctx.register(name, frame.clone());
+        self.frames.insert(name.to_owned(), frame);
+        Ok(())
+    }
+
+    /// Plans transform `name` and registers its result under that name. Its columns are
+    /// resolved now, so a wrong column fails here, named after the transform.
+    pub fn run(&mut self, name: &str, spec: &TransformSpec) -> Result<(), Error> {
+        let sql_error = |e: PolarsError| Error::Sql {
+            transform: name.to_owned(),
+            message: clean(&e),
+        };
+        let mut frame = self.ctx.execute(&spec.sql).map_err(sql_error)?;
+        frame.collect_schema().map_err(sql_error)?;
+        self.add_frame(name, frame)
+    }
+
+    /// The lazy frame of a table or transform.
+    pub fn frame(&self, name: &str) -> Option<LazyFrame> {
+        self.frames.get(name).cloned()
+    }
+
+    /// Collects a table or transform; errors are attributed to `name`.
+    pub fn collect(&self, name: &str) -> Result<DataFrame, Error> {
+        let frame = self.frame(name).ok_or_else(|| Error::Sql {
+            transform: name.to_owned(),
+            message: "no such table or transform".into(),
+        })?;
+        frame.collect().map_err(|e| Error::Sql {
+            transform: name.to_owned(),
+            message: clean(&e),
+        })
+    }
+}
+
+/// polars' message without its trailing backtrace hints.
+fn clean(e: &PolarsError) -> String {
+    let text = e.to_string();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.retain(|l| {
+        !l.starts_with("Resolved plan until failure") && !l.starts_with("This error occurred")
+    });
+    lines.join(" ")
+}

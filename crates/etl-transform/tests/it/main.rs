@@ -1,0 +1,127 @@
+//! Transforms over real staged files.
+
+use std::io::Write;
+
+use etl_transform::{ColumnType, Table, TransformSpec, Transformer};
+
+fn staged(
+    dir: &std::path::Path,
+    name: &str,
+    lines: &[&str],
+    columns: &[(&str, ColumnType)],
+) -> Table {
+    let path = dir.join(format!("{name}.ndjson"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    Table {
+        name: name.into(),
+        path,
+        rows: lines.len() as u64,
+        columns: columns
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), t.clone()))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_given_schema_reads_every_value_however_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"id": {i}, "score": {i}}}"#))
+        .collect();
+    lines.push(r#"{"id": 300, "score": 2.5, "vip": true, "tags": ["a", "b"]}"#.into());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let table = staged(
+        dir.path(),
+        "users",
+        &refs,
+        &[
+            ("id", ColumnType::Int),
+            ("score", ColumnType::Float),
+            ("vip", ColumnType::Bool),
+            ("tags", ColumnType::List(Box::new(ColumnType::String))),
+        ],
+    );
+    let mut t = Transformer::new();
+    t.add_table(&table).unwrap();
+    let df = t.collect("users").unwrap();
+    assert_eq!(df.height(), 301);
+    let vip = df.column("vip").unwrap().bool().unwrap();
+    assert_eq!(vip.get(300), Some(true));
+    assert_eq!(vip.null_count(), 300);
+    let score = df.column("score").unwrap().f64().unwrap();
+    assert_eq!(score.get(299), Some(299.0));
+    assert_eq!(score.get(300), Some(2.5));
+}
+
+#[test]
+fn sql_reads_sources_and_earlier_transforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = staged(
+        dir.path(),
+        "posts",
+        &[
+            r#"{"id": 1, "userId": 1}"#,
+            r#"{"id": 2, "userId": 1}"#,
+            r#"{"id": 3, "userId": 2}"#,
+        ],
+        &[("id", ColumnType::Int), ("userId", ColumnType::Int)],
+    );
+    let mut t = Transformer::new();
+    t.add_table(&posts).unwrap();
+    let per_user = TransformSpec {
+        sql: "SELECT userId, COUNT(*) AS n FROM posts GROUP BY userId".into(),
+        description: None,
+    };
+    t.run("per_user", &per_user).unwrap();
+    let top = TransformSpec {
+        sql: "SELECT * FROM per_user ORDER BY n DESC LIMIT 1".into(),
+        description: None,
+    };
+    t.run("top", &top).unwrap();
+    let df = t.collect("top").unwrap();
+    assert_eq!(df.column("userId").unwrap().i64().unwrap().get(0), Some(1));
+}
+
+#[test]
+fn sql_errors_name_the_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = staged(
+        dir.path(),
+        "posts",
+        &[r#"{"id": 1}"#],
+        &[("id", ColumnType::Int)],
+    );
+    let mut t = Transformer::new();
+    t.add_table(&posts).unwrap();
+    let missing_table = TransformSpec {
+        sql: "SELECT * FROM postz".into(),
+        description: None,
+    };
+    let err = t.run("report", &missing_table).unwrap_err().to_string();
+    assert!(err.starts_with("transform `report`: "), "{err}");
+    assert!(err.contains("postz"), "{err}");
+    let missing_column = TransformSpec {
+        sql: "SELECT nope FROM posts".into(),
+        description: None,
+    };
+    let err = t.run("report", &missing_column).unwrap_err().to_string();
+    assert!(
+        err.starts_with("transform `report`: ") && err.contains("nope"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_table_has_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = staged(dir.path(), "none", &[], &[("id", ColumnType::Int)]);
+    let mut t = Transformer::new();
+    t.add_table(&table).unwrap();
+    let df = t.collect("none").unwrap();
+    assert_eq!(df.height(), 0);
+    assert_eq!(df.get_column_names(), vec!["id"]);
+}
