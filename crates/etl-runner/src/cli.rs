@@ -1,0 +1,153 @@
+//! The `etl` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::pipeline::Pipeline;
+use crate::run::{RunClock, run};
+use crate::summary;
+
+/// Exit codes (PIPELINE-FORMAT.md, General rules).
+pub mod exit {
+    /// The run succeeded.
+    pub const OK: u8 = 0;
+    /// The run failed.
+    pub const FAILED: u8 = 1;
+    /// Usage or configuration error.
+    pub const CONFIG: u8 = 2;
+}
+
+/// Declarative ETL: fetch REST APIs, transform with polars, write CSV or Parquet reports.
+#[derive(Debug, Parser)]
+#[command(name = "etl", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  etl validate pipelines/engagement.yaml\n  etl run pipelines/engagement.yaml\n  RUST_LOG=debug etl --log-format json run pipelines/engagement.yaml"
+)]
+pub struct Cli {
+    /// Log format on stderr; the level comes from `RUST_LOG` (default `warn`).
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline: fetch every source, run the transforms, write every sink.
+    #[command(
+        after_help = "Example:\n  API_BASE_URL=http://127.0.0.1:8080 etl run pipelines/engagement.yaml\n\nExit codes: 0 ok, 1 the run failed, 2 usage or config error."
+    )]
+    Run {
+        /// The pipeline file. Paths inside it are relative to the working directory.
+        file: PathBuf,
+    },
+    /// Check pipeline files without touching the network; report every error at once.
+    #[command(after_help = "Example:\n  etl validate pipelines/*.yaml")]
+    Validate {
+        /// Pipeline files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    ExitCode::from(match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Run { file } => run_file(&file),
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = exit::OK;
+    for file in files {
+        match Pipeline::load(file) {
+            Ok(p) => {
+                println!(
+                    "{}: ok ({} source{}, {} transform{}, {} sink{})",
+                    file.display(),
+                    p.sources.len(),
+                    plural(p.sources.len()),
+                    p.transforms.len(),
+                    plural(p.transforms.len()),
+                    p.sinks.len(),
+                    plural(p.sinks.len()),
+                );
+            }
+            Err(d) => {
+                eprintln!("{d}");
+                code = exit::CONFIG;
+            }
+        }
+    }
+    code
+}
+
+fn run_file(file: &std::path::Path) -> u8 {
+    let pipeline = match Pipeline::load(file) {
+        Ok(p) => p,
+        Err(d) => {
+            eprintln!("{d}");
+            return exit::CONFIG;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let clock = RunClock::now();
+    let outcome = runtime.block_on(run(&pipeline, &clock));
+    let mut stdout = std::io::stdout().lock();
+    match outcome {
+        Ok(report) => {
+            let _ = stdout.write_all(summary::render(&report).as_bytes());
+            exit::OK
+        }
+        Err(e) => {
+            if !e.sources.is_empty() {
+                let _ = stdout.write_all(summary::sources_table(&e.sources).as_bytes());
+            }
+            let _ = stdout.flush();
+            eprintln!(
+                "error: {}: run {} failed: {}",
+                pipeline.name, clock.run_id, e.message
+            );
+            eprintln!("No output was written.");
+            exit::FAILED
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,223 @@
+//! Errors in a pipeline file, each with its key path and, where it can be found, its line and
+//! column.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line and column.
+    pub position: Option<(usize, usize)>,
+    /// Dotted key path (`sources.posts.pagination.limit_param`); empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": `{}`: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "error: {d}")?;
+        }
+        let n = self.0.len();
+        let file = self
+            .0
+            .first()
+            .map(|d| d.file.display().to_string())
+            .unwrap_or_default();
+        write!(f, "{n} error{} in {file}", if n == 1 { "" } else { "s" })
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Collects diagnostics for one file, locating key paths in its text.
+#[derive(Debug)]
+pub(crate) struct Collector<'a> {
+    file: &'a Path,
+    text: &'a str,
+    pub(crate) found: Vec<Diagnostic>,
+}
+
+impl<'a> Collector<'a> {
+    pub(crate) fn new(file: &'a Path, text: &'a str) -> Self {
+        Self {
+            file,
+            text,
+            found: Vec::new(),
+        }
+    }
+
+    /// A problem at a key path.
+    pub(crate) fn at(&mut self, key: &str, message: impl Into<String>) {
+        let position = locate(self.text, key);
+        self.found.push(Diagnostic {
+            file: self.file.to_owned(),
+            position,
+            key: key.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// A problem with a known position (the YAML parser's).
+    pub(crate) fn at_position(
+        &mut self,
+        position: Option<(usize, usize)>,
+        message: impl Into<String>,
+    ) {
+        self.found.push(Diagnostic {
+            file: self.file.to_owned(),
+            position,
+            key: String::new(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Finds where a dotted key path is written in block or flow YAML. A best effort: `None` when
+/// the text does not show it plainly (anchors, unusual quoting).
+pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    if key.is_empty() {
+        return None;
+    }
+    let mut start = 0usize;
+    let mut end = text.len();
+    let mut found = None;
+    for segment in key.split('.') {
+        if segment.starts_with('[') {
+            continue;
+        }
+        let at = find_key(&text[start..end], segment)? + start;
+        found = Some(at);
+        // The key's value runs until the next line indented no deeper than the key's line.
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let indent = text[line_start..at].len() - text[line_start..at].trim_start().len();
+        let key_is_line_first =
+            text[line_start..at].trim().is_empty() || text[line_start..at].trim() == "-";
+        let value_start = at + segment.len();
+        let mut block_end = end;
+        let mut offset = text[value_start..end]
+            .find('\n')
+            .map_or(end, |i| value_start + i + 1);
+        while offset < end {
+            let line_end = text[offset..end].find('\n').map_or(end, |i| offset + i);
+            let line = &text[offset..line_end];
+            let trimmed = line.trim_start();
+            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                let this_indent = line.len() - trimmed.len();
+                let limit = if key_is_line_first {
+                    indent
+                } else {
+                    indent.max(at - line_start)
+                };
+                if this_indent <= limit {
+                    block_end = offset;
+                    break;
+                }
+            }
+            offset = line_end + 1;
+        }
+        start = value_start;
+        end = block_end;
+    }
+    let at = found?;
+    let line = text[..at].matches('\n').count() + 1;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let col = text[line_start..at].chars().count() + 1;
+    Some((line, col))
+}
+
+/// The offset of `key` written as a mapping key in `region`.
+fn find_key(region: &str, key: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = region[from..].find(key) {
+        let at = from + i;
+        from = at + key.len();
+        let before = region[..at].chars().next_back();
+        let (quoted, open) = match before {
+            Some('"' | '\'') => (true, region[..at - 1].chars().next_back()),
+            other => (false, other),
+        };
+        let boundary_before = matches!(open, None | Some('\n' | ' ' | '\t' | '{' | ','));
+        let mut after = &region[at + key.len()..];
+        if quoted {
+            after = after.get(1..).unwrap_or("");
+        }
+        let after = after.trim_start_matches([' ', '\t']);
+        let is_key = after.starts_with(':')
+            && after[1..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || c == '{' || c == '[');
+        // A comment line is not a key.
+        let line_start = region[..at].rfind('\n').map_or(0, |n| n + 1);
+        let in_comment = region[line_start..at].contains('#');
+        if boundary_before && is_key && !in_comment {
+            return Some(if quoted { at - 1 } else { at });
+        }
+    }
+    None
+}
+
+/// The candidate closest to `word`, if close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "version: 1\nhttp:\n  base_url: x\n  pagination: { type: offset, limit_parm: 5 }\nsources:\n  users: { endpoint: /users }\n  posts:\n    endpoint: /posts\n    # max_pages: in a comment\n    max_pages: ten\n";
+
+    #[test]
+    fn locates_block_and_flow_keys() {
+        assert_eq!(locate(YAML, "http.base_url"), Some((3, 3)));
+        assert_eq!(locate(YAML, "http.pagination.limit_parm"), Some((4, 31)));
+        assert_eq!(locate(YAML, "sources.users.endpoint"), Some((6, 12)));
+        assert_eq!(locate(YAML, "sources.posts.endpoint"), Some((8, 5)));
+        assert_eq!(locate(YAML, "sources.posts.max_pages"), Some((10, 5)));
+        assert_eq!(locate(YAML, "sources.nothing"), None);
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = ["offset_param", "limit_param", "page_size"];
+        assert_eq!(did_you_mean("limit_parm", keys), Some("limit_param"));
+        assert_eq!(did_you_mean("pagesize", keys), Some("page_size"));
+        assert_eq!(did_you_mean("colour", keys), None);
+    }
+}

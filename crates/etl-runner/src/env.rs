@@ -1,0 +1,125 @@
+//! `${VAR}` interpolation, applied to string values after parsing, so an environment value can
+//! never change the structure of a pipeline file.
+
+/// A problem with one `${...}` expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvError {
+    /// `${VAR}` and `VAR` is not set.
+    Missing(String),
+    /// Not a well-formed expression.
+    Malformed(String),
+}
+
+/// Replaces `${VAR}`, `${VAR:-default}` (`${VAR:-}` is empty) and `$${` (a literal `${`).
+/// Every missing variable is reported, not just the first.
+pub(crate) fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Vec<EnvError>> {
+    if !text.contains('$') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut errors = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if after.starts_with("${") {
+            out.push_str("${");
+            rest = &after[2..];
+        } else if let Some(inner) = after.strip_prefix('{') {
+            let Some(end) = inner.find('}') else {
+                errors.push(EnvError::Malformed(format!(
+                    "`${{` without its `}}` in `{text}`; write `$${{` for a literal `${{`"
+                )));
+                return Err(errors);
+            };
+            let expr = &inner[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            if !valid_name(name) {
+                errors.push(EnvError::Malformed(format!(
+                    "`${{{expr}}}` is not a variable reference; names are letters, digits and \
+                     `_`, e.g. `${{API_TOKEN}}` or `${{API_TOKEN:-default}}`"
+                )));
+            } else {
+                match (lookup(name), default) {
+                    (Some(v), _) => out.push_str(&v),
+                    (None, Some(d)) => out.push_str(d),
+                    (None, None) => errors.push(EnvError::Missing(name.to_owned())),
+                }
+            }
+            rest = &inner[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("api.example".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn run(text: &str) -> Result<String, Vec<EnvError>> {
+        interpolate(text, &env)
+    }
+
+    #[test]
+    fn resolves_variables_and_defaults() {
+        assert_eq!(run("https://${HOST}/v1").unwrap(), "https://api.example/v1");
+        assert_eq!(
+            run("${NOPE:-http://localhost}").unwrap(),
+            "http://localhost"
+        );
+        assert_eq!(run("${NOPE:-}").unwrap(), "");
+        assert_eq!(run("${EMPTY:-x}").unwrap(), "");
+        assert_eq!(
+            run("cost: $5, $${HOST} ${HOST}").unwrap(),
+            "cost: $5, ${HOST} api.example"
+        );
+    }
+
+    #[test]
+    fn reports_every_missing_variable() {
+        assert_eq!(
+            run("${A}/${HOST}/${B}").unwrap_err(),
+            vec![EnvError::Missing("A".into()), EnvError::Missing("B".into())]
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_references() {
+        assert!(
+            matches!(&run("${HOST").unwrap_err()[0], EnvError::Malformed(m) if m.contains("without its"))
+        );
+        assert!(
+            matches!(&run("${1X}").unwrap_err()[0], EnvError::Malformed(m) if m.contains("not a variable"))
+        );
+    }
+}

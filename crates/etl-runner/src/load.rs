@@ -1,0 +1,305 @@
+//! Reading a pipeline file: the one place `serde_yaml` is called, then `${VAR}` resolution
+//! on string values, then typed deserialisation section by section, so that one bad source
+//! does not hide the problems of the others.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+use serde_yaml::Value;
+
+use crate::diagnostic::{Collector, Diagnostic, Diagnostics, did_you_mean};
+use crate::env::{EnvError, interpolate};
+use crate::pipeline::{PipelineSpec, TOP_LEVEL_KEYS};
+
+/// Pipeline files larger than this are refused unread.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+pub(crate) struct Document {
+    pub(crate) spec: Option<PipelineSpec>,
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, Diagnostics> {
+    let fail = |message: String| {
+        Diagnostics(vec![Diagnostic {
+            file: path.to_owned(),
+            position: None,
+            key: String::new(),
+            message,
+        }])
+    };
+    let meta =
+        std::fs::metadata(path).map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+    if meta.is_dir() {
+        return Err(fail(
+            "is a folder; give the path of a pipeline file (`.yaml`)".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "is {} bytes; pipeline files are limited to {MAX_FILE_BYTES} bytes",
+            meta.len()
+        )));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        fail(format!(
+            "is not UTF-8 text (invalid bytes on line {line}); save it as UTF-8"
+        ))
+    })
+}
+
+/// Parses the text; every problem goes to `c`.
+pub(crate) fn parse(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    c: &mut Collector<'_>,
+) -> Option<Document> {
+    let mut doc: Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let position = e.location().map(|l| (l.line(), l.column()));
+            let message = e.to_string();
+            // serde_yaml appends " at line L column C"; the position is shown before.
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            c.at_position(position, format!("is not valid YAML: {message}"));
+            return None;
+        }
+    };
+    walk(&mut doc, "", env, c);
+    let Value::Mapping(top) = doc else {
+        c.at_position(
+            Some((1, 1)),
+            "must be a mapping of keys such as `version`, `sources`, `sinks`",
+        );
+        return None;
+    };
+    let mut sections = serde_yaml::Mapping::new();
+    for (key, value) in top {
+        let Some(name) = key.as_str() else {
+            c.at_position(
+                None,
+                format!("top-level key `{}` is not a string", show(&key)),
+            );
+            continue;
+        };
+        if !TOP_LEVEL_KEYS.contains(&name) {
+            c.at(name, unknown_key_message(name, &TOP_LEVEL_KEYS));
+            continue;
+        }
+        sections.insert(key, value);
+    }
+    for required in ["version", "sources"] {
+        if !sections.contains_key(required) {
+            c.at_position(
+                None,
+                format!(
+                    "`{required}` is missing; {}",
+                    match required {
+                        "version" => "add `version: 1` at the top",
+                        _ => "add a `sources:` section",
+                    }
+                ),
+            );
+        }
+    }
+    // Each source, transform and sink is read on its own, so every one of them is checked.
+    let mut ok = true;
+    for section in ["sources", "transforms", "sinks"] {
+        if let Some(Value::Mapping(entries)) = sections.get(section) {
+            for (name, entry) in entries {
+                let name = show(name);
+                let key = format!("{section}.{name}");
+                ok &= match section {
+                    "sources" => check::<etl_source::SourceSpec>(entry, &key, c),
+                    "transforms" => check::<etl_transform::TransformSpec>(entry, &key, c),
+                    _ => check::<etl_sink::SinkSpec>(entry, &key, c),
+                };
+            }
+        }
+    }
+    for section in ["version", "name", "description", "http"] {
+        if let Some(value) = sections.get(section) {
+            ok &= match section {
+                "version" => check::<u32>(value, section, c),
+                "http" => check::<etl_source::HttpSpec>(value, section, c),
+                _ => check::<String>(value, section, c),
+            };
+        }
+    }
+    if !ok || !c.found.is_empty() {
+        return Some(Document { spec: None });
+    }
+    match deserialize::<PipelineSpec>(Value::Mapping(sections)) {
+        Ok(spec) => Some(Document { spec: Some(spec) }),
+        Err(e) => {
+            report(c, "", &e);
+            Some(Document { spec: None })
+        }
+    }
+}
+
+fn check<T: DeserializeOwned>(value: &Value, key: &str, c: &mut Collector<'_>) -> bool {
+    match deserialize::<T>(value.clone()) {
+        Ok(_) => true,
+        Err(e) => {
+            report(c, key, &e);
+            false
+        }
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(
+    value: Value,
+) -> Result<T, serde_path_to_error::Error<serde_yaml::Error>> {
+    serde_path_to_error::deserialize(value)
+}
+
+/// Turns a serde error into a diagnostic at the right key, with a did-you-mean.
+fn report(c: &mut Collector<'_>, prefix: &str, e: &serde_path_to_error::Error<serde_yaml::Error>) {
+    let mut path: Vec<String> = if prefix.is_empty() {
+        Vec::new()
+    } else {
+        vec![prefix.to_owned()]
+    };
+    for segment in e.path().iter() {
+        match segment {
+            Segment::Map { key } => path.push(key.clone()),
+            Segment::Seq { index } => path.push(format!("[{index}]")),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    let message = e.inner().to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    if let Some(field) = between(&message, "unknown field `", "`") {
+        if path.last() != Some(&field) {
+            path.push(field.clone());
+        }
+        let expected = backticked(message.split_once("expected").map_or("", |(_, r)| r));
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        c.at(&path.join("."), unknown_key_message(&field, &expected));
+    } else if let Some(variant) = between(&message, "unknown variant `", "`") {
+        let expected = backticked(message.split_once("expected").map_or("", |(_, r)| r));
+        let hint = match did_you_mean(&variant, expected.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None => format!("use one of {}", quote_list(&expected)),
+        };
+        let key = path.join(".");
+        let tagged = matches!(path.last().map(String::as_str), Some("pagination" | "auth"));
+        let key = if tagged { format!("{key}.type") } else { key };
+        c.at(&key, format!("`{variant}` is not accepted; {hint}"));
+    } else if let Some(field) = between(&message, "missing field `", "`") {
+        c.at(&path.join("."), format!("needs `{field}`"));
+    } else if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    {
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
+        c.at(&path.join("."), format!("must be {expected}, not {found}"));
+    } else {
+        c.at(&path.join("."), message);
+    }
+}
+
+pub(crate) fn unknown_key_message(key: &str, expected: &[&str]) -> String {
+    match did_you_mean(key, expected.iter().copied()) {
+        Some(m) => format!("`{key}` is not a key here; did you mean `{m}`?"),
+        None if expected.is_empty() => format!("`{key}` is not a key here"),
+        None => format!(
+            "`{key}` is not a key here; the keys are {}",
+            quote_list(expected)
+        ),
+    }
+}
+
+fn quote_list<S: AsRef<str>>(items: &[S]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{}`", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_owned())
+}
+
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        _ => "(a complex key)".into(),
+    }
+}
+
+/// Resolves `${VAR}` in every string value (keys are left alone); every problem is reported
+/// at its key path.
+fn walk(
+    value: &mut Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    c: &mut Collector<'_>,
+) {
+    match value {
+        Value::String(s) => match interpolate(s, env) {
+            Ok(resolved) => *s = resolved,
+            Err(errors) => {
+                for e in errors {
+                    match e {
+                        EnvError::Missing(var) => c.at(
+                            path,
+                            format!(
+                                "uses the environment variable `{var}`, which is not set; set it, \
+                                 or give a default: `${{{var}:-...}}`"
+                            ),
+                        ),
+                        EnvError::Malformed(m) => c.at(path, m),
+                    }
+                }
+            }
+        },
+        Value::Mapping(map) => {
+            for (k, v) in map.iter_mut() {
+                let key = show(k);
+                let child = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
+                walk(v, &child, env, c);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                walk(v, &format!("{path}.[{i}]"), env, c);
+            }
+        }
+        Value::Tagged(t) => walk(&mut t.value, path, env, c),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}

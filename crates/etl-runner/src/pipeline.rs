@@ -1,0 +1,220 @@
+//! The pipeline file: its top-level spec, and the checked [`Pipeline`] built from it.
+
+use std::path::{Path, PathBuf};
+
+use etl_sink::{SinkConfig, SinkSpec};
+use etl_source::{HttpSpec, SourceConfig, SourceSpec};
+use etl_transform::TransformSpec;
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::diagnostic::{Collector, Diagnostics, did_you_mean};
+use crate::load::{self, Document};
+
+/// The whole pipeline file, format version 1.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PipelineSpec {
+    /// Format version; must be `1`.
+    pub version: u32,
+    /// Name used in output paths and logs (default: the file's stem).
+    pub name: Option<String>,
+    /// What the pipeline is for.
+    pub description: Option<String>,
+    /// Defaults for every source.
+    #[serde(default)]
+    pub http: HttpSpec,
+    /// REST endpoints to fetch, by name.
+    pub sources: IndexMap<String, SourceSpec>,
+    /// polars transforms, by name, in order.
+    #[serde(default)]
+    pub transforms: IndexMap<String, TransformSpec>,
+    /// Output files, by name.
+    #[serde(default)]
+    pub sinks: IndexMap<String, SinkSpec>,
+}
+
+/// Top-level keys, in the order the reference lists them.
+pub(crate) const TOP_LEVEL_KEYS: [&str; 7] = [
+    "version",
+    "name",
+    "description",
+    "http",
+    "sources",
+    "transforms",
+    "sinks",
+];
+
+/// A checked pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: PathBuf,
+    pub sources: Vec<SourceConfig>,
+    pub transforms: Vec<(String, TransformSpec)>,
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Pipeline {
+    /// Reads, parses, resolves and checks a pipeline file, reporting every problem at once.
+    pub fn load(path: &Path) -> Result<Self, Diagnostics> {
+        Self::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Pipeline::load`] with another environment (tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Diagnostics> {
+        let text = load::read(path)?;
+        let mut c = Collector::new(path, &text);
+        let spec = match load::parse(&text, env, &mut c) {
+            Some(Document { spec: Some(spec) }) => Some(spec),
+            _ => None,
+        };
+        let pipeline = spec.and_then(|spec| build(&spec, path, &mut c));
+        match pipeline {
+            Some(p) if c.found.is_empty() => Ok(p),
+            _ => Err(Diagnostics(c.found)),
+        }
+    }
+}
+
+fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipeline> {
+    if spec.version != 1 {
+        c.at(
+            "version",
+            format!(
+                "`{}` is not a format version this etl reads; write `version: 1`",
+                spec.version
+            ),
+        );
+    }
+    let name = match &spec.name {
+        Some(n) => n.clone(),
+        None => path
+            .file_stem()
+            .map_or_else(|| "pipeline".into(), |s| s.to_string_lossy().into_owned()),
+    };
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|ch| ch.is_control() || ch == '/' || ch == '\\')
+    {
+        c.at(
+            "name",
+            "must be a non-empty name without slashes or control characters",
+        );
+    }
+    if spec.sources.is_empty() {
+        c.at("sources", "is empty; declare at least one source");
+    }
+    let mut sources = Vec::new();
+    for (source, s) in &spec.sources {
+        check_name(c, "sources", source);
+        match etl_source::build(source, s, &spec.http) {
+            Ok(built) => sources.push(built),
+            Err(errors) => {
+                for e in errors {
+                    report_config(c, &e.to_string());
+                }
+            }
+        }
+    }
+    let mut transforms = Vec::new();
+    for (transform, t) in &spec.transforms {
+        check_name(c, "transforms", transform);
+        if spec.sources.contains_key(transform) {
+            c.at(
+                &format!("transforms.{transform}"),
+                format!("`{transform}` is also a source; give the transform another name"),
+            );
+        }
+        if t.sql.trim().is_empty() {
+            c.at(
+                &format!("transforms.{transform}.sql"),
+                "is empty; write the query",
+            );
+        }
+        transforms.push((transform.clone(), t.clone()));
+    }
+    if spec.sinks.is_empty() {
+        c.at(
+            "sinks",
+            "is empty; declare at least one sink, or nothing will be written",
+        );
+    }
+    let tables: Vec<&str> = spec
+        .sources
+        .keys()
+        .chain(spec.transforms.keys())
+        .map(String::as_str)
+        .collect();
+    let mut sinks = Vec::new();
+    for (sink, s) in &spec.sinks {
+        check_name(c, "sinks", sink);
+        if !tables.contains(&s.from.as_str()) {
+            let hint = match did_you_mean(&s.from, tables.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!(
+                    "name a source or transform: {}",
+                    tables
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            c.at(
+                &format!("sinks.{sink}.from"),
+                format!("`{}` is neither a source nor a transform; {hint}", s.from),
+            );
+        }
+        match s.build(sink) {
+            Ok(built) => sinks.push(built),
+            Err(errors) => {
+                for e in errors {
+                    report_config(c, &e.to_string());
+                }
+            }
+        }
+    }
+    Some(Pipeline {
+        name,
+        description: spec.description.clone(),
+        file: path.to_owned(),
+        sources,
+        transforms,
+        sinks,
+    })
+}
+
+/// Errors from the leaf crates read "`key`: message".
+fn report_config(c: &mut Collector<'_>, text: &str) {
+    if let Some(rest) = text.strip_prefix('`') {
+        if let Some((key, message)) = rest.split_once("`: ") {
+            c.at(key, message);
+            return;
+        }
+    }
+    c.at_position(None, text);
+}
+
+/// Names become SQL table names and file names: keep them plain.
+fn check_name(c: &mut Collector<'_>, section: &str, name: &str) {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+        && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+    if !ok {
+        c.at(
+            &format!("{section}.{name}"),
+            format!(
+                "`{}` is not a usable name; use letters, digits and `_`, starting with a letter",
+                name.escape_debug()
+            ),
+        );
+    }
+}

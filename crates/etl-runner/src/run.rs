@@ -1,0 +1,252 @@
+//! Running a checked pipeline: sources concurrently, then transforms, then sinks, with nothing
+//! written unless everything before succeeded.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use etl_sink::{RenderVars, Written};
+use etl_source::{Extractor, FieldType, SourceStats, StagedTable};
+use etl_transform::{ColumnType, Table, Transformer};
+use polars::prelude::DataFrame;
+use tokio::task::JoinSet;
+use tracing::{info, info_span};
+
+use crate::pipeline::Pipeline;
+
+/// What a successful run did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub pipeline: String,
+    pub run_id: String,
+    pub sources: Vec<(String, SourceStats)>,
+    pub sinks: Vec<(String, Written)>,
+    /// Per sink with `preview`: the rows to show.
+    pub previews: Vec<(String, DataFrame)>,
+    pub elapsed: Duration,
+}
+
+/// Why a run failed, with what had been done when it did.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RunError {
+    pub message: String,
+    pub sources: Vec<(String, SourceStats)>,
+}
+
+impl RunError {
+    fn new(message: impl Into<String>, sources: &[(String, SourceStats)]) -> Self {
+        Self {
+            message: message.into(),
+            sources: sources.to_vec(),
+        }
+    }
+}
+
+/// A run's identity and clock, fixed at its start.
+#[derive(Debug, Clone)]
+pub struct RunClock {
+    pub run_id: String,
+    /// `YYYYmmdd_HHMMSS`, UTC.
+    pub timestamp: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+}
+
+impl RunClock {
+    pub fn now() -> Self {
+        let now = chrono::Utc::now();
+        let timestamp = now.format("%Y%m%d_%H%M%S").to_string();
+        // Unique enough for one pipeline: the time plus a few random bits.
+        let salt = std::collections::hash_map::RandomState::new();
+        let bits = std::hash::BuildHasher::hash_one(&salt, now.timestamp_nanos_opt()) & 0xffff;
+        Self {
+            run_id: format!("{timestamp}-{bits:04x}"),
+            timestamp,
+            date: now.format("%Y-%m-%d").to_string(),
+        }
+    }
+}
+
+/// Runs a pipeline to completion.
+pub async fn run(pipeline: &Pipeline, clock: &RunClock) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let span = info_span!("run", pipeline = %pipeline.name, run_id = %clock.run_id);
+    let _enter = span.enter();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!("etl-{}-", pipeline.name))
+        .tempdir()
+        .map_err(|e| {
+            RunError::new(
+                format!("cannot create a staging folder in the temp dir: {e}"),
+                &[],
+            )
+        })?;
+
+    let (stats, tables) = extract_all(pipeline, staging.path().to_owned()).await?;
+
+    let outcome = {
+        let pipeline = pipeline.clone();
+        let clock = clock.clone();
+        let stats_for_error = stats.clone();
+        tokio::task::spawn_blocking(move || transform_and_write(&pipeline, &clock, &tables))
+            .await
+            .map_err(|e| {
+                RunError::new(
+                    format!("the transform step stopped unexpectedly: {e}"),
+                    &stats_for_error,
+                )
+            })?
+    };
+    let (sinks, previews) = outcome.map_err(|m| RunError::new(m, &stats))?;
+    drop(staging);
+    Ok(RunReport {
+        pipeline: pipeline.name.clone(),
+        run_id: clock.run_id.clone(),
+        sources: stats,
+        sinks,
+        previews,
+        elapsed: started.elapsed(),
+    })
+}
+
+async fn extract_all(
+    pipeline: &Pipeline,
+    staging: PathBuf,
+) -> Result<(Vec<(String, SourceStats)>, Vec<StagedTable>), RunError> {
+    let extractor = Extractor::new().map_err(|e| RunError::new(e.to_string(), &[]))?;
+    let mut tasks = JoinSet::new();
+    for (index, source) in pipeline.sources.iter().enumerate() {
+        let extractor = extractor.clone();
+        let source = source.clone();
+        let path = staging.join(format!("{index:03}-{}.ndjson", source.name));
+        tasks.spawn(async move {
+            let result = extractor.run(&source, &path).await;
+            (index, result)
+        });
+    }
+    let mut done: Vec<Option<(SourceStats, StagedTable)>> = vec![None; pipeline.sources.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let finished: Vec<(String, SourceStats)> = done
+            .iter()
+            .zip(&pipeline.sources)
+            .filter_map(|(d, s)| d.as_ref().map(|(st, _)| (s.name.clone(), st.clone())))
+            .collect();
+        let (index, result) = joined.map_err(|e| {
+            RunError::new(
+                format!("a source task stopped unexpectedly: {e}"),
+                &finished,
+            )
+        })?;
+        match result {
+            Ok(r) => done[index] = Some(r),
+            Err(e) => {
+                // One source failed: the report cannot be complete, stop the others now.
+                tasks.abort_all();
+                return Err(RunError::new(e.to_string(), &finished));
+            }
+        }
+    }
+    let mut stats = Vec::new();
+    let mut tables = Vec::new();
+    for (slot, source) in done.into_iter().zip(&pipeline.sources) {
+        let (s, t) = slot.ok_or_else(|| {
+            RunError::new(format!("source `{}` did not finish", source.name), &[])
+        })?;
+        stats.push((source.name.clone(), s));
+        tables.push(t);
+    }
+    Ok((stats, tables))
+}
+
+type Outputs = (Vec<(String, Written)>, Vec<(String, DataFrame)>);
+
+fn transform_and_write(
+    pipeline: &Pipeline,
+    clock: &RunClock,
+    staged: &[StagedTable],
+) -> Result<Outputs, String> {
+    let mut transformer = Transformer::new();
+    for (source, table) in pipeline.sources.iter().zip(staged) {
+        let table = Table {
+            name: source.name.clone(),
+            path: table.path.clone(),
+            rows: table.rows,
+            columns: table
+                .columns
+                .iter()
+                .map(|(n, t)| (n.clone(), column_type(t)))
+                .collect(),
+        };
+        transformer.add_table(&table).map_err(|e| e.to_string())?;
+    }
+    for (name, spec) in &pipeline.transforms {
+        transformer.run(name, spec).map_err(|e| e.to_string())?;
+    }
+
+    // Every output is computed and every target checked before the first file is written.
+    let mut planned = Vec::new();
+    for sink in &pipeline.sinks {
+        let path = sink.path.render(&RenderVars {
+            pipeline: &pipeline.name,
+            sink: &sink.name,
+            date: &clock.date,
+            timestamp: &clock.timestamp,
+            run_id: &clock.run_id,
+        });
+        if sink.if_exists == etl_sink::IfExists::Fail && path.exists() {
+            return Err(etl_sink::Error::Exists {
+                sink: sink.name.clone(),
+                path,
+            }
+            .to_string());
+        }
+        if planned.iter().any(|(_, p, _): &(_, PathBuf, _)| *p == path) {
+            return Err(format!(
+                "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
+                sink.name,
+                path.display()
+            ));
+        }
+        let started = Instant::now();
+        let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
+        info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
+        planned.push((sink, path, frame));
+    }
+    let mut previews = Vec::new();
+    for (sink, _, frame) in &planned {
+        if let Some(p) = &sink.preview {
+            previews.push((
+                sink.name.clone(),
+                etl_sink::preview(frame, p, &sink.name).map_err(|e| e.to_string())?,
+            ));
+        }
+    }
+    let mut written: Vec<(String, Written)> = Vec::new();
+    for (sink, path, mut frame) in planned {
+        match etl_sink::write(&mut frame, sink, &path) {
+            Ok(w) => {
+                info!(sink = %sink.name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
+                written.push((sink.name.clone(), w));
+            }
+            Err(e) => {
+                // The run fails: take back what it already wrote, so nothing partial remains.
+                for (_, w) in &written {
+                    let _ = std::fs::remove_file(&w.path);
+                }
+                return Err(e.to_string());
+            }
+        }
+    }
+    Ok((written, previews))
+}
+
+fn column_type(t: &FieldType) -> ColumnType {
+    match t {
+        FieldType::Null => ColumnType::Null,
+        FieldType::Bool => ColumnType::Bool,
+        FieldType::Int => ColumnType::Int,
+        FieldType::Float => ColumnType::Float,
+        FieldType::String | FieldType::Text => ColumnType::String,
+        FieldType::List(inner) => ColumnType::List(Box::new(column_type(inner))),
+    }
+}
