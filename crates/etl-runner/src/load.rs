@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use serde_yaml::Value;
@@ -16,7 +17,8 @@ use crate::pipeline::{PipelineSpec, TOP_LEVEL_KEYS};
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 pub(crate) struct Document {
-    pub(crate) spec: Option<PipelineSpec>,
+    pub(crate) spec: PipelineSpec,
+    pub(crate) broken: Broken,
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, Diagnostics> {
@@ -96,63 +98,85 @@ pub(crate) fn parse(
         }
         sections.insert(key, value);
     }
-    for required in ["version", "sources"] {
-        if !sections.contains_key(required) {
-            c.at_position(
-                None,
-                format!(
-                    "`{required}` is missing; {}",
-                    match required {
-                        "version" => "add `version: 1` at the top",
-                        _ => "add a `sources:` section",
-                    }
-                ),
-            );
-        }
+    if !sections.contains_key("version") {
+        c.at_position(Some((1, 1)), "`version` is missing; add `version: 1` at the top");
     }
-    // Each source, transform and sink is read on its own, so every one of them is checked.
-    let mut ok = true;
-    for section in ["sources", "transforms", "sinks"] {
-        if let Some(Value::Mapping(entries)) = sections.get(section) {
-            for (name, entry) in entries {
-                let name = show(name);
-                let key = format!("{section}.{name}");
-                ok &= match section {
-                    "sources" => check::<etl_source::SourceSpec>(entry, &key, c),
-                    "transforms" => check::<etl_transform::TransformSpec>(entry, &key, c),
-                    _ => check::<etl_sink::SinkSpec>(entry, &key, c),
-                };
-            }
-        }
-    }
-    for section in ["version", "name", "description", "http"] {
-        if let Some(value) = sections.get(section) {
-            ok &= match section {
-                "version" => check::<u32>(value, section, c),
-                "http" => check::<etl_source::HttpSpec>(value, section, c),
-                _ => check::<String>(value, section, c),
-            };
-        }
-    }
-    if !ok || !c.found.is_empty() {
-        return Some(Document { spec: None });
-    }
-    match deserialize::<PipelineSpec>(Value::Mapping(sections)) {
-        Ok(spec) => Some(Document { spec: Some(spec) }),
+    // Each section, and each source, transform and sink, is read on its own: one mistake
+    // does not hide the others, and what did parse is still checked further.
+    let mut broken = Broken::default();
+    let version = sections.get("version").and_then(|v| part::<u32>(v, "version", c)).unwrap_or(1);
+    let name = sections.get("name").and_then(|v| part::<String>(v, "name", c));
+    let description = sections.get("description").and_then(|v| part::<String>(v, "description", c));
+    let http = match sections.get("http") {
+        Some(v) => part::<etl_source::HttpSpec>(v, "http", c).unwrap_or_else(|| {
+            broken.http = true;
+            etl_source::HttpSpec::default()
+        }),
+        None => etl_source::HttpSpec::default(),
+    };
+    let sources = entries(sections.get("sources"), "sources", c, &mut broken);
+    let transforms = entries(sections.get("transforms"), "transforms", c, &mut broken);
+    let sinks = entries(sections.get("sinks"), "sinks", c, &mut broken);
+    let spec = PipelineSpec { version, name, description, http, sources, transforms, sinks };
+    Some(Document { spec, broken })
+}
+
+/// What did not parse, so that later checks neither build on it nor report it missing.
+#[derive(Debug, Default)]
+pub(crate) struct Broken {
+    /// `http` did not parse: sources are not built (their defaults are unknown).
+    pub(crate) http: bool,
+    /// Sources, transforms and sinks that did not parse.
+    pub(crate) names: Vec<String>,
+}
+
+fn part<T: DeserializeOwned>(value: &Value, key: &str, c: &mut Collector<'_>) -> Option<T> {
+    match deserialize::<T>(value.clone()) {
+        Ok(v) => Some(v),
         Err(e) => {
-            report(c, "", &e);
-            Some(Document { spec: None })
+            report(c, key, &e);
+            None
         }
     }
 }
 
-fn check<T: DeserializeOwned>(value: &Value, key: &str, c: &mut Collector<'_>) -> bool {
-    match deserialize::<T>(value.clone()) {
-        Ok(_) => true,
-        Err(e) => {
-            report(c, key, &e);
-            false
+fn entries<T: DeserializeOwned>(
+    section: Option<&Value>,
+    key: &str,
+    c: &mut Collector<'_>,
+    broken: &mut Broken,
+) -> IndexMap<String, T> {
+    let mut out = IndexMap::new();
+    match section {
+        None | Some(Value::Null) => {}
+        Some(Value::Mapping(entries)) => {
+            for (name, entry) in entries {
+                let name = show(name);
+                match part::<T>(entry, &format!("{key}.{name}"), c) {
+                    Some(spec) => {
+                        out.insert(name, spec);
+                    }
+                    None => broken.names.push(name),
+                }
+            }
         }
+        Some(other) => c.at(
+            key,
+            format!("must be a mapping of names to definitions, not {}", kind(other)),
+        ),
+    }
+    out
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
     }
 }
 
@@ -208,6 +232,13 @@ fn report(c: &mut Collector<'_>, prefix: &str, e: &serde_path_to_error::Error<se
         let (found, expected) = rest
             .split_once(", expected ")
             .unwrap_or((rest, "another type"));
+        let expected = match expected {
+            "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number",
+            "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+            "f32" | "f64" => "a number",
+            "a borrowed string" => "a string",
+            other => other,
+        };
         c.at(&path.join("."), format!("must be {expected}, not {found}"));
     } else {
         c.at(&path.join("."), message);

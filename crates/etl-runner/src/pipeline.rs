@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::diagnostic::{Collector, Diagnostics, did_you_mean};
-use crate::load::{self, Document};
+use crate::load::{self, Broken, Document};
 
 /// The whole pipeline file, format version 1.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,19 +69,20 @@ impl Pipeline {
     ) -> Result<Self, Diagnostics> {
         let text = load::read(path)?;
         let mut c = Collector::new(path, &text);
-        let spec = match load::parse(&text, env, &mut c) {
-            Some(Document { spec: Some(spec) }) => Some(spec),
-            _ => None,
-        };
-        let pipeline = spec.and_then(|spec| build(&spec, path, &mut c));
+        let pipeline = load::parse(&text, env, &mut c)
+            .map(|Document { spec, broken }| build(&spec, &broken, path, &mut c));
         match pipeline {
             Some(p) if c.found.is_empty() => Ok(p),
-            _ => Err(Diagnostics(c.found)),
+            _ => {
+                let mut found = c.found;
+                found.sort_by_key(|d| d.position.map_or((usize::MAX, 0), |p| p));
+                Err(Diagnostics(found))
+            }
         }
     }
 }
 
-fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipeline> {
+fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_>) -> Pipeline {
     if spec.version != 1 {
         c.at(
             "version",
@@ -107,12 +108,15 @@ fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipe
             "must be a non-empty name without slashes or control characters",
         );
     }
-    if spec.sources.is_empty() {
-        c.at("sources", "is empty; declare at least one source");
+    if spec.sources.is_empty() && broken.names.is_empty() {
+        c.at("sources", "declares no source; add at least one under `sources:`");
     }
     let mut sources = Vec::new();
     for (source, s) in &spec.sources {
         check_name(c, "sources", source);
+        if broken.http {
+            continue;
+        }
         match etl_source::build(source, s, &spec.http) {
             Ok(built) => sources.push(built),
             Err(errors) => {
@@ -139,7 +143,7 @@ fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipe
         }
         transforms.push((transform.clone(), t.clone()));
     }
-    if spec.sinks.is_empty() {
+    if spec.sinks.is_empty() && broken.names.is_empty() {
         c.at(
             "sinks",
             "is empty; declare at least one sink, or nothing will be written",
@@ -154,7 +158,7 @@ fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipe
     let mut sinks = Vec::new();
     for (sink, s) in &spec.sinks {
         check_name(c, "sinks", sink);
-        if !tables.contains(&s.from.as_str()) {
+        if !tables.contains(&s.from.as_str()) && !broken.names.contains(&s.from) {
             let hint = match did_you_mean(&s.from, tables.iter().copied()) {
                 Some(m) => format!("did you mean `{m}`?"),
                 None => format!(
@@ -180,14 +184,7 @@ fn build(spec: &PipelineSpec, path: &Path, c: &mut Collector<'_>) -> Option<Pipe
             }
         }
     }
-    Some(Pipeline {
-        name,
-        description: spec.description.clone(),
-        file: path.to_owned(),
-        sources,
-        transforms,
-        sinks,
-    })
+    Pipeline { name, description: spec.description.clone(), file: path.to_owned(), sources, transforms, sinks }
 }
 
 /// Errors from the leaf crates read "`key`: message".

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use etl_sink::{RenderVars, Written};
+use etl_sink::{PreviewSpec, RenderVars, Written};
 use etl_source::{Extractor, FieldType, SourceStats, StagedTable};
 use etl_transform::{ColumnType, Table, Transformer};
 use polars::prelude::DataFrame;
@@ -20,8 +20,8 @@ pub struct RunReport {
     pub run_id: String,
     pub sources: Vec<(String, SourceStats)>,
     pub sinks: Vec<(String, Written)>,
-    /// Per sink with `preview`: the rows to show.
-    pub previews: Vec<(String, DataFrame)>,
+    /// Per sink with `preview`: the rows to show and how they were chosen.
+    pub previews: Vec<(String, DataFrame, PreviewSpec)>,
     pub elapsed: Duration,
 }
 
@@ -158,7 +158,10 @@ async fn extract_all(
     Ok((stats, tables))
 }
 
-type Outputs = (Vec<(String, Written)>, Vec<(String, DataFrame)>);
+type Outputs = (
+    Vec<(String, Written)>,
+    Vec<(String, DataFrame, PreviewSpec)>,
+);
 
 fn transform_and_write(
     pipeline: &Pipeline,
@@ -218,6 +221,7 @@ fn transform_and_write(
             previews.push((
                 sink.name.clone(),
                 etl_sink::preview(frame, p, &sink.name).map_err(|e| e.to_string())?,
+                p.clone(),
             ));
         }
     }

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use etl_source::SourceStats;
+use polars::prelude::{AnyValue, DataFrame};
+use unicode_width::UnicodeWidthStr;
 
 use crate::run::RunReport;
 
@@ -41,12 +43,105 @@ pub fn render(report: &RunReport) -> String {
             w.path.display()
         );
     }
-    for (name, frame) in &report.previews {
+    for (name, frame, spec) in &report.previews {
         out.push('\n');
-        let _ = writeln!(out, "{name}:");
-        let _ = writeln!(out, "{frame}");
+        let order = match &spec.sort_by {
+            Some(column) => format!(
+                " by {column}{}",
+                if spec.descending {
+                    ", largest first"
+                } else {
+                    ", smallest first"
+                }
+            ),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{name}: first {} rows{order}", frame.height());
+        out.push_str(&table(frame));
     }
     out
+}
+
+/// A data frame as a plain text table: no types, no box drawing, long text cut short.
+pub fn table(frame: &DataFrame) -> String {
+    const MAX_WIDTH: usize = 32;
+    let columns = frame.columns();
+    let mut cells: Vec<Vec<String>> = vec![columns.iter().map(|c| c.name().to_string()).collect()];
+    for row in 0..frame.height() {
+        cells.push(
+            columns
+                .iter()
+                .map(|c| cell(c.get(row).ok(), MAX_WIDTH))
+                .collect(),
+        );
+    }
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let numeric: Vec<bool> = columns
+        .iter()
+        .map(|c| c.dtype().is_primitive_numeric())
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let pad = widths[i].saturating_sub(text.width());
+                if numeric[i] {
+                    format!("{}{text}", " ".repeat(pad))
+                } else {
+                    format!("{text}{}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+    }
+    out
+}
+
+fn cell(value: Option<AnyValue<'_>>, max: usize) -> String {
+    let text = match value {
+        None | Some(AnyValue::Null) => String::new(),
+        Some(AnyValue::String(s)) => s.to_owned(),
+        Some(AnyValue::StringOwned(s)) => s.to_string(),
+        Some(AnyValue::Float64(f)) => trim_float(f),
+        Some(AnyValue::Float32(f)) => trim_float(f64::from(f)),
+        Some(other) => other.to_string(),
+    };
+    // One line per row: control characters are shown escaped.
+    let text: String = text
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().count() > max {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+fn trim_float(f: f64) -> String {
+    let s = format!("{f:.4}");
+    let s = s.trim_end_matches('0');
+    let s = s
+        .strip_suffix('.')
+        .map_or_else(|| s.to_owned(), |t| format!("{t}.0"));
+    s
 }
 
 /// The per-source table, with warnings under it; also printed for failed runs.

@@ -1,0 +1,35 @@
+# `make demo` and `make test` are the two commands that matter on a fresh machine; `make check`
+# is what CI runs (.ci/run). Only the Rust toolchain is needed: cargo fetches everything else.
+
+CARGO ?= cargo
+
+.PHONY: demo build test check fmt fmt-check clippy doc install clean
+
+demo: build
+	./scripts/demo.sh
+
+build:
+	$(CARGO) build --locked -p etl-runner -p etl-mockapi
+
+test:
+	$(CARGO) test --locked --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
+
+check: fmt-check clippy test doc
+
+install:
+	$(CARGO) install --locked --path crates/etl-runner
+
+clean:
+	$(CARGO) clean
