@@ -37,6 +37,9 @@ pub enum AuthRequirement {
 pub struct RateLimit {
     pub requests: u32,
     pub window: Duration,
+    /// Send `X-RateLimit-*` on every response, as GitHub does, not only on 429s. A client
+    /// that reads them never needs a 429; turn it off to see how a client copes without.
+    pub advertise: bool,
 }
 
 /// Probabilities of each fault, drawn per request from a seeded generator.

@@ -51,6 +51,9 @@ struct Args {
     /// Fixed-window rate limit, as `REQUESTS/WINDOW` (`20/1s`, `100/1m`); 429 past it.
     #[arg(long, value_name = "N/WINDOW")]
     rate_limit: Option<String>,
+    /// Send `X-RateLimit-*` headers only with 429s, not with every response.
+    #[arg(long)]
+    rate_limit_quiet: bool,
     /// Probability of answering 500.
     #[arg(long, default_value_t = 0.0)]
     fault_500: f64,
@@ -89,7 +92,7 @@ fn main() -> Result<()> {
         rate_limit: args
             .rate_limit
             .as_deref()
-            .map(parse_rate_limit)
+            .map(|r| parse_rate_limit(r, !args.rate_limit_quiet))
             .transpose()?,
         faults: Faults {
             status_500: args.fault_500,
@@ -141,7 +144,7 @@ fn auth(args: &Args) -> Result<Option<AuthRequirement>> {
     })
 }
 
-fn parse_rate_limit(s: &str) -> Result<RateLimit> {
+fn parse_rate_limit(s: &str, advertise: bool) -> Result<RateLimit> {
     let (n, window) = s
         .split_once('/')
         .context("`--rate-limit` looks like `20/1s`")?;
@@ -169,5 +172,9 @@ fn parse_rate_limit(s: &str) -> Result<RateLimit> {
     if requests == 0 || window.is_zero() {
         bail!("`--rate-limit` needs at least one request per non-empty window");
     }
-    Ok(RateLimit { requests, window })
+    Ok(RateLimit {
+        requests,
+        window,
+        advertise,
+    })
 }

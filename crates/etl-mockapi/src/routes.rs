@@ -73,6 +73,9 @@ fn take_permit(
             .with_header("X-RateLimit-Reset", &reset_secs.max(1)));
     }
     w.used += 1;
+    if !limit.advertise {
+        return Ok(Vec::new());
+    }
     Ok(vec![
         ("X-RateLimit-Limit".into(), limit.requests.to_string()),
         (
@@ -396,6 +399,7 @@ mod tests {
             rate_limit: Some(RateLimit {
                 requests: 2,
                 window: Duration::from_secs(5),
+                advertise: true,
             }),
             ..MockConfig::default()
         };

@@ -25,9 +25,9 @@ pub(crate) fn interpolate(
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        if after.starts_with("${") {
+        if let Some(literal) = after.strip_prefix("${") {
             out.push_str("${");
-            rest = &after[2..];
+            rest = literal;
         } else if let Some(inner) = after.strip_prefix('{') {
             let Some(end) = inner.find('}') else {
                 errors.push(EnvError::Malformed(format!(
@@ -40,17 +40,17 @@ pub(crate) fn interpolate(
                 Some((n, d)) => (n, Some(d)),
                 None => (expr, None),
             };
-            if !valid_name(name) {
-                errors.push(EnvError::Malformed(format!(
-                    "`${{{expr}}}` is not a variable reference; names are letters, digits and \
-                     `_`, e.g. `${{API_TOKEN}}` or `${{API_TOKEN:-default}}`"
-                )));
-            } else {
+            if valid_name(name) {
                 match (lookup(name), default) {
                     (Some(v), _) => out.push_str(&v),
                     (None, Some(d)) => out.push_str(d),
                     (None, None) => errors.push(EnvError::Missing(name.to_owned())),
                 }
+            } else {
+                errors.push(EnvError::Malformed(format!(
+                    "`${{{expr}}}` is not a variable reference; names are letters, digits and \
+                     `_`, e.g. `${{API_TOKEN}}` or `${{API_TOKEN:-default}}`"
+                )));
             }
             rest = &inner[end + 1..];
         } else {

@@ -47,7 +47,7 @@ pub(crate) fn read(path: &Path) -> Result<String, Diagnostics> {
         std::fs::read(path).map_err(|e| fail(format!("cannot read the pipeline file: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line = before.split(|b| *b == b'\n').count();
         fail(format!(
             "is not UTF-8 text (invalid bytes on line {line}); save it as UTF-8"
         ))
@@ -99,14 +99,24 @@ pub(crate) fn parse(
         sections.insert(key, value);
     }
     if !sections.contains_key("version") {
-        c.at_position(Some((1, 1)), "`version` is missing; add `version: 1` at the top");
+        c.at_position(
+            Some((1, 1)),
+            "`version` is missing; add `version: 1` at the top",
+        );
     }
     // Each section, and each source, transform and sink, is read on its own: one mistake
     // does not hide the others, and what did parse is still checked further.
     let mut broken = Broken::default();
-    let version = sections.get("version").and_then(|v| part::<u32>(v, "version", c)).unwrap_or(1);
-    let name = sections.get("name").and_then(|v| part::<String>(v, "name", c));
-    let description = sections.get("description").and_then(|v| part::<String>(v, "description", c));
+    let version = sections
+        .get("version")
+        .and_then(|v| part::<u32>(v, "version", c))
+        .unwrap_or(1);
+    let name = sections
+        .get("name")
+        .and_then(|v| part::<String>(v, "name", c));
+    let description = sections
+        .get("description")
+        .and_then(|v| part::<String>(v, "description", c));
     let http = match sections.get("http") {
         Some(v) => part::<etl_source::HttpSpec>(v, "http", c).unwrap_or_else(|| {
             broken.http = true;
@@ -117,7 +127,15 @@ pub(crate) fn parse(
     let sources = entries(sections.get("sources"), "sources", c, &mut broken);
     let transforms = entries(sections.get("transforms"), "transforms", c, &mut broken);
     let sinks = entries(sections.get("sinks"), "sinks", c, &mut broken);
-    let spec = PipelineSpec { version, name, description, http, sources, transforms, sinks };
+    let spec = PipelineSpec {
+        version,
+        name,
+        description,
+        http,
+        sources,
+        transforms,
+        sinks,
+    };
     Some(Document { spec, broken })
 }
 
@@ -162,7 +180,10 @@ fn entries<T: DeserializeOwned>(
         }
         Some(other) => c.at(
             key,
-            format!("must be a mapping of names to definitions, not {}", kind(other)),
+            format!(
+                "must be a mapping of names to definitions, not {}",
+                kind(other)
+            ),
         ),
     }
     out
@@ -193,7 +214,7 @@ fn report(c: &mut Collector<'_>, prefix: &str, e: &serde_path_to_error::Error<se
     } else {
         vec![prefix.to_owned()]
     };
-    for segment in e.path().iter() {
+    for segment in e.path() {
         match segment {
             Segment::Map { key } => path.push(key.clone()),
             Segment::Seq { index } => path.push(format!("[{index}]")),

@@ -109,7 +109,10 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
         );
     }
     if spec.sources.is_empty() && broken.names.is_empty() {
-        c.at("sources", "declares no source; add at least one under `sources:`");
+        c.at(
+            "sources",
+            "declares no source; add at least one under `sources:`",
+        );
     }
     let mut sources = Vec::new();
     for (source, s) in &spec.sources {
@@ -184,7 +187,14 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             }
         }
     }
-    Pipeline { name, description: spec.description.clone(), file: path.to_owned(), sources, transforms, sinks }
+    Pipeline {
+        name,
+        description: spec.description.clone(),
+        file: path.to_owned(),
+        sources,
+        transforms,
+        sinks,
+    }
 }
 
 /// Errors from the leaf crates read "`key`: message".

@@ -138,10 +138,8 @@ fn cell(value: Option<AnyValue<'_>>, max: usize) -> String {
 fn trim_float(f: f64) -> String {
     let s = format!("{f:.4}");
     let s = s.trim_end_matches('0');
-    let s = s
-        .strip_suffix('.')
-        .map_or_else(|| s.to_owned(), |t| format!("{t}.0"));
-    s
+    s.strip_suffix('.')
+        .map_or_else(|| s.to_owned(), |t| format!("{t}.0"))
 }
 
 /// The per-source table, with warnings under it; also printed for failed runs.

@@ -4,7 +4,7 @@
 //! csv, parquet or ndjson file (one module each) at a path rendered from a template
 //! ([`PathTemplate`]: `{pipeline}`, `{sink}`, `{date}`, `{timestamp}`, `{run_id}`). Every file
 //! is written to a temporary file in its target folder, synced and renamed into place
-//! ([`write`]), so a reader never sees half a report and a failed run leaves none.
+//! ([`write()`]), so a reader never sees half a report and a failed run leaves none.
 
 mod csv;
 mod error;

@@ -130,7 +130,7 @@ impl SinkSpec {
                 errors.push(Error::Config {
                     key: format!("{at}.path"),
                     message,
-                })
+                });
             })
             .ok();
         let mut delimiter = b',';

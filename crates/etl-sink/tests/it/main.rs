@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Sinks writing real files.
 
 use std::path::Path;

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Transforms over real staged files.
 
 use std::io::Write;
