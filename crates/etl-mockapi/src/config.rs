@@ -53,12 +53,14 @@ pub struct Faults {
     pub drop: f64,
     /// Announce the full `Content-Length`, send half the body, close the connection.
     pub truncate: f64,
+    /// Answer 200 with a body that is not JSON.
+    pub invalid_json: f64,
     /// Seed of the generator: the same seed and request order give the same faults.
     pub seed: u64,
 }
 
 impl Faults {
     pub(crate) fn any(&self) -> bool {
-        self.status_500 + self.status_503 + self.drop + self.truncate > 0.0
+        self.status_500 + self.status_503 + self.drop + self.truncate + self.invalid_json > 0.0
     }
 }

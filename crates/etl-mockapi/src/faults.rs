@@ -8,6 +8,7 @@ pub(crate) enum Fault {
     Status503,
     Drop,
     Truncate,
+    InvalidJson,
 }
 
 impl Fault {
@@ -17,6 +18,7 @@ impl Fault {
             Fault::Status503 => "status_503",
             Fault::Drop => "dropped",
             Fault::Truncate => "truncated",
+            Fault::InvalidJson => "invalid_json",
         }
     }
 }
@@ -41,6 +43,7 @@ pub(crate) fn draw(faults: &Faults, request_number: u64) -> Option<Fault> {
         (faults.status_503, Fault::Status503),
         (faults.drop, Fault::Drop),
         (faults.truncate, Fault::Truncate),
+        (faults.invalid_json, Fault::InvalidJson),
     ] {
         edge += p;
         if r < edge {

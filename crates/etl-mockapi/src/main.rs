@@ -66,6 +66,9 @@ struct Args {
     /// Probability of sending half the body and closing the connection.
     #[arg(long, default_value_t = 0.0)]
     fault_truncate: f64,
+    /// Probability of answering 200 with a body that is not JSON.
+    #[arg(long, default_value_t = 0.0)]
+    fault_invalid_json: f64,
     /// Seed of the fault generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -99,6 +102,7 @@ fn main() -> Result<()> {
             status_503: args.fault_503,
             drop: args.fault_drop,
             truncate: args.fault_truncate,
+            invalid_json: args.fault_invalid_json,
             seed: args.seed,
         },
         latency: Duration::from_millis(args.latency_ms),

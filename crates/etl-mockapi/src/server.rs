@@ -173,6 +173,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             Some(Fault::Drop) => return,
             Some(Fault::Status500) => Response::error(500, "injected fault"),
             Some(Fault::Status503) => Response::error(503, "injected fault"),
+            Some(Fault::InvalidJson) => {
+                Response::json(200, b"[{\"id\": 1, \"name\": \"cut".to_vec())
+            }
             Some(Fault::Truncate) | None => {
                 let (response, items) =
                     routes::handle(&request, &shared.config, &shared.data, &shared.window);

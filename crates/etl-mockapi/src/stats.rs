@@ -11,7 +11,8 @@ pub struct Stats {
     pub requests: u64,
     /// Responses by status code; dropped connections are not responses and are not here.
     pub by_status: BTreeMap<u16, u64>,
-    /// Faults served, by kind: `status_500`, `status_503`, `dropped`, `truncated`.
+    /// Faults served, by kind: `status_500`, `status_503`, `dropped`, `truncated`,
+    /// `invalid_json`.
     pub faults: BTreeMap<String, u64>,
     /// Records served in successful list and item responses.
     pub items_served: u64,

@@ -108,13 +108,18 @@ impl Extractor {
                 }
             }
             let n = page.len() as u64;
+            let fingerprint = stage.prepare_page(page)?;
             stats.pages += 1;
-            let fingerprint = stage.write_page(page)?;
-            stats.records += n;
             debug!(source = %source.name, page = stats.pages, records = n, at = %paginator.position(), "Fetched page.");
 
             if let (Some((last, last_n)), Some(asked)) = (previous, paginator.page_size()) {
                 if n > 0 && last == fingerprint {
+                    if last_n < asked {
+                        // The short last page again: the API clamps positions past the end
+                        // to the last page. The data is complete.
+                        debug!(source = %source.name, "The page after the last repeated it; done.");
+                        break;
+                    }
                     return Err(Error::Loop {
                         source_name: source.name.clone(),
                         message: format!(
@@ -134,6 +139,8 @@ impl Extractor {
                     stats.page_size_cap = Some(stats.page_size_cap.unwrap_or(0).max(last_n));
                 }
             }
+            stage.commit_page()?;
+            stats.records += n;
             previous = Some((fingerprint, n));
 
             let more = paginator.advance(&PageInfo {

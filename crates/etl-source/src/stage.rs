@@ -88,7 +88,9 @@ pub struct StageWriter {
     columns: IndexMap<String, FieldType>,
     rows: u64,
     bytes: u64,
-    line: Vec<u8>,
+    /// The prepared page, serialised.
+    page: Vec<u8>,
+    page_rows: u64,
 }
 
 impl StageWriter {
@@ -102,13 +104,18 @@ impl StageWriter {
             columns: IndexMap::new(),
             rows: 0,
             bytes: 0,
-            line: Vec::new(),
+            page: Vec::new(),
+            page_rows: 0,
         })
     }
 
-    /// Stages one page; returns a fingerprint of what was staged (equal pages, equal prints).
-    pub fn write_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+    /// Prepares one page: flattens its records and returns a fingerprint of them (equal
+    /// pages, equal prints). Nothing reaches the file until [`StageWriter::commit_page`]; a
+    /// prepared page that is not committed is dropped by the next `prepare_page`.
+    pub fn prepare_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
         let mut hasher = DefaultHasher::new();
+        self.page.clear();
+        self.page_rows = 0;
         for record in records {
             let row = self.flatten_record(record)?;
             for (name, value) in &row {
@@ -124,19 +131,34 @@ impl StageWriter {
                     }
                 }
             }
-            self.line.clear();
-            serde_json::to_writer(&mut self.line, &row).map_err(|e| {
+            let start = self.page.len();
+            serde_json::to_writer(&mut self.page, &row).map_err(|e| {
                 stage_error(&self.source_name, &self.path, std::io::Error::other(e))
             })?;
-            self.line.push(b'\n');
-            hasher.write(&self.line);
-            self.out
-                .write_all(&self.line)
-                .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
-            self.rows += 1;
-            self.bytes += self.line.len() as u64;
+            self.page.push(b'\n');
+            hasher.write(&self.page[start..]);
+            self.page_rows += 1;
         }
         Ok(hasher.finish())
+    }
+
+    /// Appends the prepared page to the staged file.
+    pub fn commit_page(&mut self) -> Result<(), Error> {
+        self.out
+            .write_all(&self.page)
+            .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+        self.rows += self.page_rows;
+        self.bytes += self.page.len() as u64;
+        self.page.clear();
+        self.page_rows = 0;
+        Ok(())
+    }
+
+    /// Prepares and commits one page; returns its fingerprint.
+    pub fn write_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+        let fingerprint = self.prepare_page(records)?;
+        self.commit_page()?;
+        Ok(fingerprint)
     }
 
     fn flatten_record(&self, record: Value) -> Result<Map<String, Value>, Error> {

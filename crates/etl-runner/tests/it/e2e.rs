@@ -99,6 +99,7 @@ fn faults_and_rate_limits_do_not_change_the_report() {
             status_503: 0.05,
             drop: 0.02,
             truncate: 0.02,
+            invalid_json: 0.0,
             seed: 7,
         },
         rate_limit: Some(RateLimit {
@@ -381,16 +382,31 @@ fn log_format_is_accepted_after_the_subcommand() {
 
 #[test]
 fn a_slow_api_times_out_per_attempt_and_fails_cleanly() {
-    let api = mock(MockConfig { latency: Duration::from_millis(400), ..MockConfig::default() });
+    let api = mock(MockConfig {
+        latency: Duration::from_millis(400),
+        ..MockConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let yaml = engagement_with(&[
         ("timeout: 30s", "timeout: 100ms"),
-        ("retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }", "retry: { max_attempts: 2, initial_backoff: 10ms }"),
+        (
+            "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
+            "retry: { max_attempts: 2, initial_backoff: 10ms }",
+        ),
     ]);
     std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(dir.path(), &["run", "p.yaml"], &[("API_BASE_URL", &api.url())]);
+    let out = etl(
+        dir.path(),
+        &["run", "p.yaml"],
+        &[("API_BASE_URL", &api.url())],
+    );
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("failed after 2 attempts: no complete answer within the timeout of 0.1s"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("failed after 2 attempts: no complete answer within the timeout of 0.1s"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(files(dir.path()), ["p.yaml"]);
 }
 
@@ -399,13 +415,28 @@ fn max_pages_and_max_records_cut_short_with_a_warning_and_exit_0() {
     let api = mock(MockConfig::default());
     let dir = tempfile::tempdir().unwrap();
     let yaml = engagement_with(&[
-        ("  posts:    { endpoint: /posts }", "  posts:    { endpoint: /posts, max_records: 150 }"),
-        ("  comments: { endpoint: /comments }", "  comments: { endpoint: /comments, max_pages: 2 }"),
+        (
+            "  posts:    { endpoint: /posts }",
+            "  posts:    { endpoint: /posts, max_records: 150 }",
+        ),
+        (
+            "  comments: { endpoint: /comments }",
+            "  comments: { endpoint: /comments, max_pages: 2 }",
+        ),
     ]);
     std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(dir.path(), &["run", "p.yaml"], &[("API_BASE_URL", &api.url())]);
+    let out = etl(
+        dir.path(),
+        &["run", "p.yaml"],
+        &[("API_BASE_URL", &api.url())],
+    );
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("warning: `comments` stopped at `max_pages: 2`"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("warning: `comments` stopped at `max_pages: 2`"),
+        "{}",
+        out.stdout
+    );
     // posts has only 100 records: the bound was not reached, so no warning.
     assert!(!out.stdout.contains("`posts` stopped"), "{}", out.stdout);
     let report = report_in(dir.path());

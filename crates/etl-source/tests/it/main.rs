@@ -1,0 +1,232 @@
+#![allow(clippy::unwrap_used)]
+
+//! Sources against `etl-mockapi` on 127.0.0.1.
+
+use std::path::Path;
+
+use etl_mockapi::{AuthRequirement, Dataset, Faults, MockConfig, MockServer};
+use etl_source::{Error, Extractor, HttpSpec, SourceConfig, SourceSpec, build};
+use serde_json::{Value, json};
+
+fn dataset(n: usize) -> Dataset {
+    let items = (1..=n)
+        .map(|i| json!({ "id": i, "nested": { "n": i } }))
+        .collect();
+    Dataset::from_collections([("items".to_owned(), items)])
+}
+
+fn source(api: &MockServer, spec: Value) -> SourceConfig {
+    let http = HttpSpec {
+        base_url: Some(api.url()),
+        ..HttpSpec::default()
+    };
+    let spec: SourceSpec = serde_json::from_value(spec).unwrap();
+    build("items", &spec, &http).unwrap()
+}
+
+async fn run(
+    config: &SourceConfig,
+    dir: &Path,
+) -> Result<(etl_source::SourceStats, Vec<Value>), Error> {
+    let path = dir.join("items.ndjson");
+    let (stats, table) = Extractor::new().unwrap().run(config, &path).await?;
+    assert_eq!(table.rows, stats.records);
+    let rows = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    Ok((stats, rows))
+}
+
+fn ids(rows: &[Value]) -> Vec<u64> {
+    rows.iter().map(|r| r["id"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn offset_paging_survives_a_silent_page_size_cap() {
+    let api = MockServer::start(
+        dataset(45),
+        MockConfig {
+            max_page_size: Some(7),
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 20}}),
+    );
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), (1..=45).collect::<Vec<_>>());
+    assert_eq!(rows[44]["nested__n"], 45);
+    // 7 pages of 7 (the last of 3), then the empty page that confirms the end.
+    assert_eq!(stats.counts.requests, 8);
+    assert_eq!(stats.page_size_cap, Some(7));
+}
+
+#[tokio::test]
+async fn page_paging_with_short_page_end_saves_the_confirming_request() {
+    let api = MockServer::start(dataset(45), MockConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "page", "page_size": 10, "short_page": "end"}}),
+    );
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(rows.len(), 45);
+    assert_eq!(stats.counts.requests, 5);
+    assert_eq!(stats.page_size_cap, None);
+}
+
+#[tokio::test]
+async fn an_api_ignoring_paging_is_caught_on_the_second_page() {
+    let api = MockServer::start(
+        dataset(45),
+        MockConfig {
+            ignore_paging: true,
+            max_page_size: Some(10),
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+    );
+    let err = run(&config, dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::Loop { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("holds the same 10 records as the page before"),
+        "{err}"
+    );
+    assert_eq!(api.stats().requests, 2);
+}
+
+#[tokio::test]
+async fn invalid_json_truncation_and_5xx_are_retried_until_complete() {
+    let faults = Faults {
+        status_500: 0.1,
+        truncate: 0.1,
+        invalid_json: 0.1,
+        seed: 3,
+        ..Faults::default()
+    };
+    let api = MockServer::start(
+        dataset(200),
+        MockConfig {
+            faults,
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 5},
+               "retry": {"max_attempts": 10, "initial_backoff": "1ms", "max_backoff": "5ms"}}),
+    );
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), (1..=200).collect::<Vec<_>>());
+    let served = api.stats();
+    assert!(
+        served.fault("invalid_json") > 0 && served.fault("truncated") > 0,
+        "{served:?}"
+    );
+    assert_eq!(stats.counts.retries, served.faults.values().sum::<u64>());
+    assert_eq!(stats.counts.requests, served.requests);
+}
+
+#[tokio::test]
+async fn a_401_is_not_retried_and_names_status_and_url_without_the_key() {
+    let api = MockServer::start(
+        dataset(5),
+        MockConfig {
+            auth: Some(AuthRequirement::Query {
+                name: "api_key".into(),
+                value: "good".into(),
+            }),
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "auth": {"type": "api_key", "key": "bad-key-123", "query": "api_key"}}),
+    );
+    let err = run(&config, dir.path()).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "source `items`: GET {}/items answered 401: {{\"error\":\"missing or invalid credentials\"}}; \
+             check the credentials in `auth` and the environment variables they name",
+            api.url()
+        )
+    );
+    assert_eq!(api.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn records_are_found_at_a_dotted_path_or_the_error_says_where_to_look() {
+    let api = MockServer::start(
+        dataset(3),
+        MockConfig {
+            envelope: Some("payload.rows".into()),
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "records": "payload.rows"}),
+    );
+    let (_, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), [1, 2, 3]);
+    let config = source(&api, json!({"endpoint": "/items"}));
+    let err = run(&config, dir.path()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("found no list of records") && err.contains("`payload`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_source_fails_unless_allowed() {
+    let api = MockServer::start(dataset(0), MockConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = run(&source(&api, json!({"endpoint": "/items"})), dir.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("set `allow_empty: true`"), "{err}");
+    let (stats, rows) = run(
+        &source(&api, json!({"endpoint": "/items", "allow_empty": true})),
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((stats.records, rows.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn an_api_repeating_its_short_last_page_is_complete_not_looping() {
+    // Some APIs answer a position past the end with the last page again.
+    let config = MockConfig {
+        ignore_paging: true,
+        max_page_size: Some(10),
+        ..MockConfig::default()
+    };
+    let api = MockServer::start(dataset(5), config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+    );
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), [1, 2, 3, 4, 5]);
+    assert_eq!(stats.counts.requests, 2);
+}
