@@ -17,6 +17,8 @@ pub struct MockConfig {
     pub envelope: Option<String>,
     /// Ignore every paging parameter and always serve the first page (a broken API).
     pub ignore_paging: bool,
+    /// Answer positions past the end with the last page again, as some APIs do.
+    pub clamp_paging: bool,
 }
 
 /// A credential the mock requires.

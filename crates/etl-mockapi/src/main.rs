@@ -54,6 +54,9 @@ struct Args {
     /// Send `X-RateLimit-*` headers only with 429s, not with every response.
     #[arg(long)]
     rate_limit_quiet: bool,
+    /// Answer positions past the end with the last page again.
+    #[arg(long)]
+    clamp_paging: bool,
     /// Probability of answering 500.
     #[arg(long, default_value_t = 0.0)]
     fault_500: f64,
@@ -108,6 +111,7 @@ fn main() -> Result<()> {
         latency: Duration::from_millis(args.latency_ms),
         envelope: args.envelope.clone(),
         ignore_paging: false,
+        clamp_paging: args.clamp_paging,
     };
     let server = MockServer::bind(SocketAddr::new(args.host, args.port), data, config)
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;

@@ -208,7 +208,12 @@ fn list<'a>(
         Ok(paging) => paging,
         Err(message) => return (Response::error(400, &message), 0),
     };
-    let start = offset.min(total);
+    let mut start = offset.min(total);
+    if config.clamp_paging && start == total && total > 0 {
+        // Past the end: the last page again.
+        let size = limit.unwrap_or(total).max(1);
+        start = (total - 1) / size * size;
+    }
     let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
     let page: Vec<Value> = matching[start..end].iter().map(|v| (*v).clone()).collect();
     let served = page.len();
@@ -346,6 +351,22 @@ mod tests {
         assert_eq!(
             ids(&get("/users?page=2&per_page=100", &c)),
             (8..=14).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn clamping_serves_the_last_page_past_the_end() {
+        let c = MockConfig {
+            clamp_paging: true,
+            ..MockConfig::default()
+        };
+        assert_eq!(
+            ids(&get("/users?offset=40&limit=10", &c)),
+            vec![21, 22, 23, 24, 25]
+        );
+        assert_eq!(
+            ids(&get("/users?page=9&per_page=10", &c)),
+            vec![21, 22, 23, 24, 25]
         );
     }
 

@@ -166,42 +166,32 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             tokio::time::sleep(shared.config.latency).await;
         }
         let fault = faults::draw(&shared.config.faults, number);
-        if let Some(fault) = fault {
-            shared.recorder.fault(fault.label());
-        }
-        let response = match fault {
-            Some(Fault::Drop) => return,
-            Some(Fault::Status500) => Response::error(500, "injected fault"),
-            Some(Fault::Status503) => Response::error(503, "injected fault"),
-            Some(Fault::InvalidJson) => {
-                Response::json(200, b"[{\"id\": 1, \"name\": \"cut".to_vec())
+        let (response, items) = match fault {
+            Some(Fault::Drop) => {
+                shared.recorder.fault(Fault::Drop.label());
+                return;
             }
+            Some(Fault::Status500) => (Response::error(500, "injected fault"), 0),
+            Some(Fault::Status503) => (Response::error(503, "injected fault"), 0),
+            Some(Fault::InvalidJson) => (
+                Response::json(200, b"[{\"id\": 1, \"name\": \"cut".to_vec()),
+                0,
+            ),
             Some(Fault::Truncate) | None => {
-                let (response, items) =
-                    routes::handle(&request, &shared.config, &shared.data, &shared.window);
-                if fault == Some(Fault::Truncate) && response.status == 200 {
-                    let _ = response.write_truncated(&mut stream).await;
-                    return;
-                }
-                shared.recorder.response(response.status, items);
-                if response
-                    .write(&mut stream, request.keep_alive)
-                    .await
-                    .is_err()
-                    || !request.keep_alive
-                {
-                    return;
-                }
-                continue;
+                routes::handle(&request, &shared.config, &shared.data, &shared.window)
             }
         };
-        shared.recorder.response(response.status, 0);
-        if response
-            .write(&mut stream, request.keep_alive)
-            .await
-            .is_err()
-            || !request.keep_alive
-        {
+        if fault == Some(Fault::Truncate) && response.status == 200 {
+            shared.recorder.fault(Fault::Truncate.label());
+            let _ = response.write_truncated(&mut stream).await;
+            return;
+        }
+        if let Some(f) = fault.filter(|f| *f != Fault::Truncate) {
+            shared.recorder.fault(f.label());
+        }
+        shared.recorder.response(response.status, items);
+        let written = response.write(&mut stream, request.keep_alive).await;
+        if written.is_err() || !request.keep_alive {
             return;
         }
     }

@@ -142,7 +142,13 @@ fn run_file(file: &std::path::Path) -> u8 {
                 "error: {}: run {} failed: {}",
                 pipeline.name, clock.run_id, e.message
             );
-            eprintln!("No output was written.");
+            if e.placed.is_empty() {
+                eprintln!("No output was written.");
+            } else {
+                for path in &e.placed {
+                    eprintln!("Already in place before the failure: {}", path.display());
+                }
+            }
             exit::FAILED
         }
     }

@@ -30,9 +30,9 @@ pub(crate) fn interpolate(
             rest = literal;
         } else if let Some(inner) = after.strip_prefix('{') {
             let Some(end) = inner.find('}') else {
-                errors.push(EnvError::Malformed(format!(
-                    "`${{` without its `}}` in `{text}`; write `$${{` for a literal `${{`"
-                )));
+                errors.push(EnvError::Malformed(
+                    "has `${` without its `}`; write `$${` for a literal `${`".to_owned(),
+                ));
                 return Err(errors);
             };
             let expr = &inner[..end];

@@ -219,7 +219,7 @@ fn check_name(c: &mut Collector<'_>, section: &str, name: &str) {
         c.at(
             &format!("{section}.{name}"),
             format!(
-                "`{}` is not a usable name; use letters, digits and `_`, starting with a letter",
+                "`{}` is not a usable name; use letters, digits and `_`, starting with a letter or `_`",
                 name.escape_debug()
             ),
         );

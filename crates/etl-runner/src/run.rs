@@ -31,6 +31,9 @@ pub struct RunReport {
 pub struct RunError {
     pub message: String,
     pub sources: Vec<(String, SourceStats)>,
+    /// Output files already in place when the run failed (only when renaming a later one
+    /// failed); empty otherwise: nothing was written.
+    pub placed: Vec<PathBuf>,
 }
 
 impl RunError {
@@ -38,6 +41,23 @@ impl RunError {
         Self {
             message: message.into(),
             sources: sources.to_vec(),
+            placed: Vec::new(),
+        }
+    }
+}
+
+/// Why the transform and write step failed, and what it had put in place by then.
+#[derive(Debug)]
+struct StepError {
+    message: String,
+    placed: Vec<PathBuf>,
+}
+
+impl From<String> for StepError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            placed: Vec::new(),
         }
     }
 }
@@ -97,7 +117,11 @@ pub async fn run(pipeline: &Pipeline, clock: &RunClock) -> Result<RunReport, Run
                 )
             })?
     };
-    let (sinks, previews) = outcome.map_err(|m| RunError::new(m, &stats))?;
+    let (sinks, previews) = outcome.map_err(|e| RunError {
+        message: e.message,
+        sources: stats.clone(),
+        placed: e.placed,
+    })?;
     drop(staging);
     Ok(RunReport {
         pipeline: pipeline.name.clone(),
@@ -167,7 +191,7 @@ fn transform_and_write(
     pipeline: &Pipeline,
     clock: &RunClock,
     staged: &[StagedTable],
-) -> Result<Outputs, String> {
+) -> Result<Outputs, StepError> {
     let mut transformer = Transformer::new();
     for (source, table) in pipeline.sources.iter().zip(staged) {
         let table = Table {
@@ -201,14 +225,15 @@ fn transform_and_write(
                 sink: sink.name.clone(),
                 path,
             }
-            .to_string());
+            .to_string()
+            .into());
         }
         if planned.iter().any(|(_, p, _): &(_, PathBuf, _)| *p == path) {
-            return Err(format!(
+            return Err(StepError::from(format!(
                 "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
                 sink.name,
                 path.display()
-            ));
+            )));
         }
         let started = Instant::now();
         let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
@@ -225,19 +250,27 @@ fn transform_and_write(
             ));
         }
     }
-    let mut written: Vec<(String, Written)> = Vec::new();
+    // Every file is written and synced under a temporary name first; only when all of them
+    // are ready is any put in place. A failure before that leaves nothing behind.
+    let mut prepared = Vec::new();
     for (sink, path, mut frame) in planned {
-        match etl_sink::write(&mut frame, sink, &path) {
+        let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
+        prepared.push((sink.name.clone(), file));
+    }
+    let mut written: Vec<(String, Written)> = Vec::new();
+    for (name, file) in prepared {
+        match file.commit() {
             Ok(w) => {
-                info!(sink = %sink.name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
-                written.push((sink.name.clone(), w));
+                info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
+                written.push((name, w));
             }
             Err(e) => {
-                // The run fails: take back what it already wrote, so nothing partial remains.
-                for (_, w) in &written {
-                    let _ = std::fs::remove_file(&w.path);
-                }
-                return Err(e.to_string());
+                // Renaming failed (the disk, a permission): files already renamed stay, as
+                // they are complete, and the error names them.
+                return Err(StepError {
+                    message: e.to_string(),
+                    placed: written.into_iter().map(|(_, w)| w.path).collect(),
+                });
             }
         }
     }

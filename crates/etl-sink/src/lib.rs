@@ -3,8 +3,9 @@
 //! A sink ([`SinkSpec`] as written, [`SinkConfig`] once checked) turns a `DataFrame` into a
 //! csv, parquet or ndjson file (one module each) at a path rendered from a template
 //! ([`PathTemplate`]: `{pipeline}`, `{sink}`, `{date}`, `{timestamp}`, `{run_id}`). Every file
-//! is written to a temporary file in its target folder, synced and renamed into place
-//! ([`write()`]), so a reader never sees half a report and a failed run leaves none.
+//! is written to a temporary file in its target folder and synced ([`prepare`]), then renamed
+//! into place ([`Prepared::commit`]; [`write()`] does both), so a reader never sees half a
+//! report, and a run can prepare all its files before putting any in place.
 
 mod csv;
 mod error;
@@ -21,4 +22,4 @@ pub use preview::preview;
 pub use spec::{
     Compression, CsvSpec, Format, IfExists, ParquetSpec, PreviewSpec, SinkConfig, SinkSpec,
 };
-pub use write::{Written, write};
+pub use write::{Prepared, Written, prepare, write};

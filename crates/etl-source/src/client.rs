@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::{SourceConfig, display_url};
 use crate::ratelimit::HostLimiter;
-use crate::retry::{self, Failure, StatusClass, Transient};
+use crate::retry::{self, Failure, GaveUp, StatusClass, Transient};
 use crate::spec::Method;
 use crate::{Error, secret};
 
@@ -64,12 +64,7 @@ impl HttpClient {
                 }
             }))
             .build()
-            .map_err(|e| Error::Request {
-                source_name: String::new(),
-                method: "",
-                url: String::new(),
-                message: format!("cannot set up the HTTP client: {}", e.without_url()),
-            })?;
+            .map_err(|e| Error::Client { message: e.without_url().to_string() })?;
         Ok(Self { inner })
     }
 
@@ -112,12 +107,23 @@ impl HttpClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         outcome.map_err(|failure| match failure {
             Failure::Permanent(e) => e,
-            Failure::Exhausted { attempts, last } => Error::RetriesExhausted {
+            Failure::Exhausted {
+                attempts,
+                last,
+                why,
+            } => Error::RetriesExhausted {
                 source_name: source.name.clone(),
                 method,
                 url: shown.clone(),
                 attempts,
                 last: last.reason,
+                bound: match why {
+                    GaveUp::Attempts => "retry.max_attempts".to_owned(),
+                    GaveUp::Elapsed => format!(
+                        "retry.max_elapsed: {}",
+                        crate::HumanDuration(source.retry.max_elapsed)
+                    ),
+                },
             },
             Failure::WaitTooLong { wait } => Error::WaitTooLong {
                 source_name: source.name.clone(),

@@ -36,6 +36,9 @@ pub struct SourceConfig {
     pub max_pages: Option<u64>,
     pub max_records: Option<u64>,
     pub allow_empty: bool,
+    /// Values of sensitive headers and query parameters (`Authorization`, `api_key`, ...),
+    /// kept out of every message like the `auth` credentials.
+    pub header_secrets: Vec<crate::Secret>,
 }
 
 /// Bounds and pacing of retries.
@@ -90,7 +93,9 @@ impl SourceConfig {
 
     /// Values that must never appear in a message.
     pub fn secrets(&self) -> Vec<&crate::Secret> {
-        self.auth.as_ref().map(Auth::secrets).unwrap_or_default()
+        let mut all = self.auth.as_ref().map(Auth::secrets).unwrap_or_default();
+        all.extend(&self.header_secrets);
+        all
     }
 }
 
@@ -121,7 +126,7 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
                 format!(
                     "`{}` is a path but there is no base URL; set `http.base_url` or give an \
                      absolute URL",
-                    spec.endpoint
+                    shown(&spec.endpoint)
                 ),
             );
         }
@@ -138,7 +143,7 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
                                 "`{}` is not on the origin of `{base_key}` (`{}`); credentials \
                                  and rate limits are bound to that origin: set this source's \
                                  `base_url` to `{}` instead",
-                                spec.endpoint,
+                                shown(&spec.endpoint),
                                 b.origin().ascii_serialization(),
                                 u.origin().ascii_serialization()
                             ),
@@ -194,6 +199,24 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
         .chain(&spec.params)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let mut header_secrets = Vec::new();
+    let sensitive_headers = http
+        .headers
+        .iter()
+        .chain(&spec.headers)
+        .filter(|(n, _)| is_sensitive_param(n) || n.eq_ignore_ascii_case("cookie"));
+    for (_, value) in sensitive_headers.chain(
+        params
+            .iter()
+            .filter(|(n, _)| is_sensitive_param(n))
+            .map(|(n, v)| (n, v)),
+    ) {
+        header_secrets.push(crate::Secret::new(value.clone()));
+        // `Bearer xyz`: the token alone may be echoed back too.
+        if let Some((_, last)) = value.trim().rsplit_once(' ') {
+            header_secrets.push(crate::Secret::new(last));
+        }
+    }
 
     let (auth_key, auth_spec) = match (&spec.auth, &http.auth) {
         (Some(a), _) => (format!("{at}.auth"), Some(a)),
@@ -255,6 +278,24 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             err(format!("{pg_key}.page_size"), "must be at least 1".into());
         }
         _ => {}
+    }
+    let paging_params: Vec<&str> = match &pagination {
+        PaginationSpec::Offset(o) => vec![&o.offset_param, &o.limit_param],
+        PaginationSpec::Page(p) => vec![&p.page_param, &p.size_param],
+        PaginationSpec::None {} => Vec::new(),
+    };
+    for (name, _) in &params {
+        if paging_params.contains(&name.as_str()) {
+            let key = if spec.params.contains_key(name) {
+                format!("{at}.params.{name}")
+            } else {
+                format!("http.params.{name}")
+            };
+            err(
+                key,
+                format!("`{name}` is set by `pagination` on every page; remove it from `params`"),
+            );
+        }
     }
 
     let records_spec = spec.records.as_ref().or(http.records.as_ref());
@@ -341,6 +382,7 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             max_pages: spec.max_pages,
             max_records: spec.max_records,
             allow_empty: spec.allow_empty,
+            header_secrets,
         }),
         _ => Err(errors),
     }
@@ -363,8 +405,15 @@ fn retry_policy(spec: RetrySpec) -> RetryPolicy {
     }
 }
 
-fn parse_http_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL ({e})"))?;
+/// A URL as written in the pipeline, made safe to show: credentials removed and sensitive
+/// query values masked when it parses; as written otherwise.
+fn shown(s: &str) -> String {
+    Url::parse(s).map_or_else(|_| s.to_owned(), |u| display_url(&u, &[]))
+}
+
+fn parse_http_url(raw: &str) -> Result<Url, String> {
+    let s = shown(raw);
+    let url = Url::parse(raw).map_err(|e| format!("`{s}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "`{s}` uses `{}:`; only http and https are fetched",

@@ -21,13 +21,18 @@ pub enum Error {
     },
 
     /// Transient failures went on past the retry policy's bounds.
-    #[error("source `{source_name}`: {method} {url} failed after {attempts} attempts: {last}")]
+    #[error(
+        "source `{source_name}`: {method} {url} failed after {attempts} attempts (`{bound}` \
+         reached): {last}"
+    )]
     RetriesExhausted {
         source_name: String,
         method: &'static str,
         url: String,
         attempts: u32,
         last: String,
+        /// The bound that ended the retries, e.g. `retry.max_attempts`.
+        bound: String,
     },
 
     /// The server asked for a longer wait than `max_wait` allows.
@@ -41,6 +46,10 @@ pub enum Error {
         wait_secs: u64,
         max_wait_secs: u64,
     },
+
+    /// The HTTP client could not be set up (TLS roots, proxy settings).
+    #[error("cannot set up the HTTP client: {message}")]
+    Client { message: String },
 
     /// A request could not be sent at all (bad URL, TLS setup).
     #[error("source `{source_name}`: {method} {url}: {message}")]
@@ -68,13 +77,14 @@ pub enum Error {
 
     /// Two fields flatten to the same column name.
     #[error(
-        "source `{source_name}`: field `{field}` flattens to column `{column}`, which another \
-         field already fills; set `flatten: {{ separator: ... }}` to another separator or \
+        "source `{source_name}`: fields `{field}` and `{other}` both flatten to column \
+         `{column}`; set `flatten: {{ separator: ... }}` to another separator or \
          `flatten: false`"
     )]
     FlattenCollision {
         source_name: String,
         field: String,
+        other: String,
         column: String,
     },
 
@@ -86,7 +96,7 @@ pub enum Error {
     Empty { source_name: String, url: String },
 
     /// Writing the staged records failed.
-    #[error("source `{source_name}`: cannot write staged records to `{}`", path.display())]
+    #[error("source `{source_name}`: cannot write staged records to `{}`: {source}", path.display())]
     Stage {
         source_name: String,
         path: PathBuf,

@@ -73,6 +73,7 @@ impl Extractor {
         let mut stats = SourceStats::default();
         let mut positions = HashSet::new();
         let mut previous: Option<(u64, u64)> = None; // (fingerprint, records) of the last page
+        let mut largest_page = 0u64;
         loop {
             let params = paginator.params();
             if !positions.insert(params.clone()) {
@@ -99,12 +100,14 @@ impl Extractor {
                         message,
                     }
                 })?;
-            let mut bound = None;
+            // `Some(true)`: records of this page were left out for `max_records`;
+            // `Some(false)`: the bound is reached exactly, more pages would exceed it.
+            let mut cut = None;
             if let Some(max) = source.max_records {
                 let room = max.saturating_sub(stats.records);
                 if page.len() as u64 >= room {
+                    cut = Some(page.len() as u64 > room);
                     page.truncate(room as usize);
-                    bound = Some(Bound::MaxRecords(max));
                 }
             }
             let n = page.len() as u64;
@@ -114,9 +117,9 @@ impl Extractor {
 
             if let (Some((last, last_n)), Some(asked)) = (previous, paginator.page_size()) {
                 if n > 0 && last == fingerprint {
-                    if last_n < asked {
-                        // The short last page again: the API clamps positions past the end
-                        // to the last page. The data is complete.
+                    if last_n < asked && largest_page > last_n {
+                        // The short last page again, after fuller pages: the API answers
+                        // positions past the end with its last page. The data is complete.
                         debug!(source = %source.name, "The page after the last repeated it; done.");
                         break;
                     }
@@ -124,7 +127,8 @@ impl Extractor {
                         source_name: source.name.clone(),
                         message: format!(
                             "page {} ({}) holds the same {n} records as the page before: the \
-                             API ignores the paging parameters `{}`; check `pagination`",
+                             API ignores the paging parameters `{}`; check `pagination` (if \
+                             the API repeats its last page past the end, set `short_page: end`)",
                             stats.pages,
                             paginator.position(),
                             params
@@ -141,14 +145,17 @@ impl Extractor {
             }
             stage.commit_page()?;
             stats.records += n;
+            largest_page = largest_page.max(n);
             previous = Some((fingerprint, n));
 
             let more = paginator.advance(&PageInfo {
                 records: n,
                 body: &body,
             });
-            if bound.is_some() && more {
-                stats.stopped_by = bound;
+            if let (Some(dropped), Some(max)) = (cut, source.max_records) {
+                if dropped || more {
+                    stats.stopped_by = Some(Bound::MaxRecords(max));
+                }
                 break;
             }
             if !more {

@@ -72,9 +72,22 @@ pub(crate) enum Failure<E> {
     /// An attempt failed in a way retrying cannot fix.
     Permanent(E),
     /// The policy's bounds ran out; the last transient failure.
-    Exhausted { attempts: u32, last: Transient },
+    Exhausted {
+        attempts: u32,
+        last: Transient,
+        why: GaveUp,
+    },
     /// The server asked for a wait longer than `max_wait`.
     WaitTooLong { wait: Duration },
+}
+
+/// Which bound ended the retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GaveUp {
+    /// `max_attempts`.
+    Attempts,
+    /// The next wait would pass `max_elapsed`.
+    Elapsed,
 }
 
 /// Runs `attempt` until it succeeds, fails permanently, or the policy gives up. `on_retry` is
@@ -109,16 +122,30 @@ where
         if !transient.rate_limited {
             counted += 1;
         }
-        let backoff_wait = backoff.next_backoff().unwrap_or(policy.max_backoff);
+        // Jitter may overshoot: `max_backoff` is the longest wait, whatever the draw.
+        let backoff_wait = backoff
+            .next_backoff()
+            .unwrap_or(policy.max_backoff)
+            .min(policy.max_backoff);
         let wait = match transient.retry_after {
             Some(wait) if wait > max_wait => return Err(Failure::WaitTooLong { wait }),
-            Some(wait) => wait,
+            // A server saying "now" (0, a past date) gets `initial_backoff` at least, never a
+            // tight loop.
+            Some(wait) => wait.max(policy.initial_backoff),
             None => backoff_wait,
         };
-        if counted >= policy.max_attempts || started.elapsed() + wait > policy.max_elapsed {
+        if counted >= policy.max_attempts {
             return Err(Failure::Exhausted {
                 attempts,
                 last: transient,
+                why: GaveUp::Attempts,
+            });
+        }
+        if started.elapsed() + wait > policy.max_elapsed {
+            return Err(Failure::Exhausted {
+                attempts,
+                last: transient,
+                why: GaveUp::Elapsed,
             });
         }
         on_retry(&transient, wait);
@@ -277,8 +304,36 @@ mod tests {
         assert_eq!(waits.len(), 5);
         assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(150));
         assert!(
-            waits.iter().all(|w| *w <= Duration::from_millis(600)),
+            waits.iter().all(|w| *w <= Duration::from_millis(400)),
             "{waits:?}"
+        );
+        assert!(waits[4] >= Duration::from_millis(200), "{waits:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_retry_after_still_waits_the_initial_backoff() {
+        let calls = Cell::new(0);
+        let waits = std::cell::RefCell::new(Vec::new());
+        let _: Result<(), Failure<()>> = run(
+            &RetryPolicy {
+                max_elapsed: Duration::from_secs(2),
+                ..RetryPolicy::default()
+            },
+            Duration::from_secs(60),
+            || {
+                calls.set(calls.get() + 1);
+                async { Err(Ok(transient(Some(Duration::ZERO), true))) }
+            },
+            |_, wait| waits.borrow_mut().push(wait),
+        )
+        .await;
+        // 500 ms each: four waits fit in 2 s, not thousands of requests.
+        assert_eq!(calls.get(), 5);
+        assert!(
+            waits
+                .borrow()
+                .iter()
+                .all(|w| *w == Duration::from_millis(500))
         );
     }
 }

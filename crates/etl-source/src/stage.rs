@@ -3,6 +3,7 @@
 //! it knows the complete set of columns and their types without a second pass: a field that
 //! first appears on the last page still becomes a column.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{DefaultHasher, Hasher};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -86,6 +87,8 @@ pub struct StageWriter {
     out: BufWriter<File>,
     flatten: Flatten,
     columns: IndexMap<String, FieldType>,
+    /// The field each flattened column came from (`address__city` <- `address.city`).
+    origins: HashMap<String, String>,
     rows: u64,
     bytes: u64,
     /// The prepared page, serialised.
@@ -102,6 +105,7 @@ impl StageWriter {
             out: BufWriter::with_capacity(256 * 1024, file),
             flatten,
             columns: IndexMap::new(),
+            origins: HashMap::new(),
             rows: 0,
             bytes: 0,
             page: Vec::new(),
@@ -161,7 +165,7 @@ impl StageWriter {
         Ok(fingerprint)
     }
 
-    fn flatten_record(&self, record: Value) -> Result<Map<String, Value>, Error> {
+    fn flatten_record(&mut self, record: Value) -> Result<Map<String, Value>, Error> {
         let object = match record {
             Value::Object(map) => map,
             other => {
@@ -179,7 +183,7 @@ impl StageWriter {
     }
 
     fn flatten_into(
-        &self,
+        &mut self,
         row: &mut Map<String, Value>,
         object: Map<String, Value>,
         prefix: &str,
@@ -204,12 +208,24 @@ impl StageWriter {
                     self.flatten_into(row, inner, &column, &field, depth + 1)?;
                 }
                 value => {
-                    if row.contains_key(&column) {
-                        return Err(Error::FlattenCollision {
-                            source_name: self.source_name.clone(),
-                            field,
-                            column,
-                        });
+                    // Columns whose name holds the separator could come from two fields
+                    // (`a__b` and `a.b`), in this record or across records: remember which
+                    // field each came from.
+                    if !dotted.is_empty() || column.contains(&self.flatten.separator) {
+                        match self.origins.get(&column) {
+                            Some(origin) if *origin != field => {
+                                return Err(Error::FlattenCollision {
+                                    source_name: self.source_name.clone(),
+                                    field,
+                                    other: origin.clone(),
+                                    column,
+                                });
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.origins.insert(column.clone(), field.clone());
+                            }
+                        }
                     }
                     row.insert(column, value);
                 }
@@ -362,17 +378,21 @@ mod tests {
     }
 
     #[test]
-    fn a_name_collision_is_an_error() {
+    fn a_name_collision_is_an_error_in_one_record_or_across_records() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w =
-            StageWriter::create(&dir.path().join("t.ndjson"), "users", Flatten::default()).unwrap();
+        let path = dir.path().join("t.ndjson");
+        let mut w = StageWriter::create(&path, "users", Flatten::default()).unwrap();
         let err = w
             .write_page(vec![json!({"a__b": 1, "a": {"b": 2}})])
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "source `users`: field `a.b` flattens to column `a__b`, which another field already \
-             fills; set `flatten: { separator: ... }` to another separator or `flatten: false`"
+            "source `users`: fields `a.b` and `a__b` both flatten to column `a__b`; set \
+             `flatten: { separator: ... }` to another separator or `flatten: false`"
         );
+        let mut w = StageWriter::create(&path, "users", Flatten::default()).unwrap();
+        w.write_page(vec![json!({"a": {"b": 2}})]).unwrap();
+        let err = w.write_page(vec![json!({"a__b": 1})]).unwrap_err();
+        assert!(err.to_string().contains("fields `a__b` and `a.b`"), "{err}");
     }
 }

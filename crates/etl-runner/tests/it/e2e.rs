@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use etl_mockapi::{AuthRequirement, Faults, MockConfig, RateLimit};
 
-use crate::{engagement_with, etl, expected_report, files, mock, report_in};
+use crate::{engagement_with, etl, expected_report, files, mock, report_in, run_variant};
 
 #[test]
 fn the_engagement_report_is_exact_in_csv() {
@@ -73,19 +73,16 @@ fn the_engagement_report_is_exact_in_csv() {
 #[test]
 fn the_engagement_report_is_exact_in_parquet() {
     let api = mock(MockConfig::default());
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = engagement_with(&[
-        ("format: csv", "format: parquet"),
-        (
-            "path: reports/{pipeline}_{timestamp}.csv",
-            "path: reports/{pipeline}_{run_id}.parquet",
-        ),
-    ]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[
+            ("format: csv", "format: parquet"),
+            (
+                "path: reports/{pipeline}_{timestamp}.csv",
+                "path: reports/{pipeline}_{run_id}.parquet",
+            ),
+        ],
+        &[],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(report_in(dir.path()), expected_report());
@@ -109,22 +106,19 @@ fn faults_and_rate_limits_do_not_change_the_report() {
         }),
         ..MockConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap();
     // Small pages for many requests, no client-side budget so that the server's limit is hit,
     // and quick retries.
-    let yaml = engagement_with(&[
-        ("page_size: 100", "page_size: 5"),
-        ("  rate_limit: { requests: 10, per: 1s, burst: 5 }\n", ""),
-        (
-            "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
-            "retry: { max_attempts: 10, initial_backoff: 10ms, max_backoff: 100ms }",
-        ),
-    ]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[
+            ("page_size: 100", "page_size: 5"),
+            ("  rate_limit: { requests: 10, per: 1s, burst: 5 }\n", ""),
+            (
+                "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
+                "retry: { max_attempts: 10, initial_backoff: 10ms, max_backoff: 100ms }",
+            ),
+        ],
+        &[],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(report_in(dir.path()), expected_report());
@@ -171,16 +165,13 @@ fn advertised_quotas_are_obeyed_before_any_429() {
         }),
         ..MockConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = engagement_with(&[
-        ("page_size: 100", "page_size: 25"),
-        ("  rate_limit: { requests: 10, per: 1s, burst: 5 }\n", ""),
-    ]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[
+            ("page_size: 100", "page_size: 25"),
+            ("  rate_limit: { requests: 10, per: 1s, burst: 5 }\n", ""),
+        ],
+        &[],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(report_in(dir.path()), expected_report());
@@ -222,16 +213,13 @@ fn page_numbers_and_a_records_path_give_the_same_report() {
         max_page_size: Some(30),
         ..MockConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = engagement_with(&[(
-        "pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 100 }",
-        "pagination: { type: page, page_param: _page, size_param: _limit, page_size: 50 }\n  records: data.items",
-    )]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[(
+            "pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 100 }",
+            "pagination: { type: page, page_param: _page, size_param: _limit, page_size: 50 }\n  records: data.items",
+        )],
+        &[],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(report_in(dir.path()), expected_report());
@@ -386,24 +374,21 @@ fn a_slow_api_times_out_per_attempt_and_fails_cleanly() {
         latency: Duration::from_millis(400),
         ..MockConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = engagement_with(&[
-        ("timeout: 30s", "timeout: 100ms"),
-        (
-            "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
-            "retry: { max_attempts: 2, initial_backoff: 10ms }",
-        ),
-    ]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[
+            ("timeout: 30s", "timeout: 100ms"),
+            (
+                "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
+                "retry: { max_attempts: 2, initial_backoff: 10ms }",
+            ),
+        ],
+        &[],
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr
-            .contains("failed after 2 attempts: no complete answer within the timeout of 0.1s"),
+            .contains("failed after 2 attempts (`retry.max_attempts` reached): no complete answer within the timeout of 0.1s"),
         "{}",
         out.stderr
     );
@@ -413,22 +398,19 @@ fn a_slow_api_times_out_per_attempt_and_fails_cleanly() {
 #[test]
 fn max_pages_and_max_records_cut_short_with_a_warning_and_exit_0() {
     let api = mock(MockConfig::default());
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = engagement_with(&[
-        (
-            "  posts:    { endpoint: /posts }",
-            "  posts:    { endpoint: /posts, max_records: 150 }",
-        ),
-        (
-            "  comments: { endpoint: /comments }",
-            "  comments: { endpoint: /comments, max_pages: 2 }",
-        ),
-    ]);
-    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
-    let out = etl(
-        dir.path(),
-        &["run", "p.yaml"],
-        &[("API_BASE_URL", &api.url())],
+    let (dir, out) = run_variant(
+        &api,
+        &[
+            (
+                "  posts:    { endpoint: /posts }",
+                "  posts:    { endpoint: /posts, max_records: 150 }",
+            ),
+            (
+                "  comments: { endpoint: /comments }",
+                "  comments: { endpoint: /comments, max_pages: 2 }",
+            ),
+        ],
+        &[],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(

@@ -37,6 +37,22 @@ pub(crate) fn engagement_with(replacements: &[(&str, &str)]) -> String {
     text
 }
 
+/// Runs `etl run` on the engagement pipeline, edited by `replacements`, against `api`, in a
+/// new working directory.
+pub(crate) fn run_variant(
+    api: &MockServer,
+    replacements: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, Outcome) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.yaml"), engagement_with(replacements)).unwrap();
+    let url = api.url();
+    let mut env = env.to_vec();
+    env.push(("API_BASE_URL", &url));
+    let out = etl(dir.path(), &["run", "p.yaml"], &env);
+    (dir, out)
+}
+
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub(crate) code: i32,

@@ -109,9 +109,35 @@ fn an_existing_file_is_kept_unless_overwrite() {
 #[test]
 fn a_failed_write_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
+    let path = dir.path().join("new/deeper/r.csv");
     let mut lists = df!("tags" => [Series::new("".into(), ["a", "b"])]).unwrap();
     let err = write(&mut lists, &sink(Format::Csv, IfExists::Fail), &path).unwrap_err();
     assert!(err.to_string().contains("column `tags`"), "{err}");
     assert!(files_in(dir.path()).is_empty());
+}
+
+#[test]
+fn a_prepared_file_appears_only_on_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out/r.csv");
+    let prepared =
+        etl_sink::prepare(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+    assert!(!path.exists());
+    assert_eq!(
+        files_in(&dir.path().join("out")).len(),
+        1,
+        "the temporary file"
+    );
+    drop(prepared);
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "dropping it removes the file and the folder"
+    );
+    let prepared =
+        etl_sink::prepare(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+    let written = prepared.commit().unwrap();
+    assert_eq!(
+        (written.rows, files_in(&dir.path().join("out"))),
+        (4, vec!["r.csv".to_owned()])
+    );
 }

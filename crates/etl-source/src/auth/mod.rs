@@ -33,7 +33,7 @@ impl Auth {
                 key,
             )?),
             AuthSpec::Basic { username, password } => {
-                Auth::Basic(basic::Basic::new(username.clone(), password.clone()))
+                Auth::Basic(basic::Basic::new(username.clone(), password.clone(), key)?)
             }
         })
     }
@@ -51,7 +51,7 @@ impl Auth {
         match self {
             Auth::Bearer(a) => vec![a.secret()],
             Auth::ApiKey(a) => vec![a.secret()],
-            Auth::Basic(a) => vec![a.secret()],
+            Auth::Basic(a) => a.secrets().to_vec(),
         }
     }
 }

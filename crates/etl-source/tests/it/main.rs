@@ -216,17 +216,39 @@ async fn an_empty_source_fails_unless_allowed() {
 async fn an_api_repeating_its_short_last_page_is_complete_not_looping() {
     // Some APIs answer a position past the end with the last page again.
     let config = MockConfig {
-        ignore_paging: true,
-        max_page_size: Some(10),
+        clamp_paging: true,
         ..MockConfig::default()
     };
-    let api = MockServer::start(dataset(5), config).unwrap();
+    let api = MockServer::start(dataset(25), config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
         json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
-    assert_eq!(ids(&rows), [1, 2, 3, 4, 5]);
-    assert_eq!(stats.counts.requests, 2);
+    assert_eq!(ids(&rows), (1..=25).collect::<Vec<_>>());
+    assert_eq!(stats.counts.requests, 4);
+}
+
+#[tokio::test]
+async fn an_api_ignoring_paging_with_a_smaller_default_page_fails() {
+    // Wrong parameter names: the API serves its own first page of 10 every time. Taking the
+    // repeat for the end would give 10 records and exit 0.
+    let config = MockConfig {
+        ignore_paging: true,
+        max_page_size: Some(10),
+        ..MockConfig::default()
+    };
+    let api = MockServer::start(dataset(45), config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 100}}),
+    );
+    let err = run(&config, dir.path()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("holds the same 10 records as the page before"),
+        "{err}"
+    );
+    assert!(err.contains("set `short_page: end`"), "{err}");
 }
