@@ -19,6 +19,39 @@ pub struct MockConfig {
     pub ignore_paging: bool,
     /// Answer positions past the end with the last page again, as some APIs do.
     pub clamp_paging: bool,
+    /// How `/cursor/...` cursors advance.
+    pub cursor_mode: CursorMode,
+    /// Next links (`/next/...` bodies, `/link/...` headers) as absolute URLs of this server,
+    /// instead of relative ones.
+    pub absolute_links: bool,
+    /// Next links point to this other origin (`http://127.0.0.1:PORT`), as a hostile or
+    /// misconfigured API might.
+    pub foreign_links: Option<String>,
+    /// Require OAuth2 client-credentials tokens from `POST /oauth/token`.
+    pub oauth2: Option<OAuth2Mock>,
+}
+
+/// How `/cursor/...` cursors advance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CursorMode {
+    /// Each page's cursor leads to the next page.
+    #[default]
+    Advancing,
+    /// Every page after the first names the second page's cursor again.
+    Stuck,
+    /// Cursors go A, B, then A again.
+    Cycle,
+}
+
+/// The OAuth2 client-credentials server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2Mock {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Lifetime of the tokens issued (`expires_in`).
+    pub expires_in: Duration,
+    /// A token is refused (401) after this many uses, as if revoked early.
+    pub max_uses: Option<u32>,
 }
 
 /// A credential the mock requires.

@@ -18,6 +18,8 @@ pub(crate) struct Request {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
     pub(crate) keep_alive: bool,
+    /// The request target was absolute (`GET http://host/path`): it came through a proxy.
+    pub(crate) proxied: bool,
 }
 
 impl Request {
@@ -157,7 +159,13 @@ pub(crate) async fn read_request(
 /// The request line and headers, and the announced body length.
 fn head(parsed: &httparse::Request<'_, '_>) -> io::Result<(Request, usize)> {
     let method = parsed.method.unwrap_or("GET").to_owned();
-    let target = parsed.path.unwrap_or("/");
+    let mut target = parsed.path.unwrap_or("/");
+    // A proxy forwards `GET http://host/path`: serve the path.
+    let proxied = target.starts_with("http://") || target.starts_with("https://");
+    if proxied {
+        let after_scheme = &target[target.find("://").map_or(0, |i| i + 3)..];
+        target = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, parse_query(q)),
         None => (target, Vec::new()),
@@ -179,6 +187,7 @@ fn head(parsed: &httparse::Request<'_, '_>) -> io::Result<(Request, usize)> {
         headers,
         body: Vec::new(),
         keep_alive: parsed.version == Some(1),
+        proxied,
     };
     match request.header("connection") {
         Some(v) if v.eq_ignore_ascii_case("close") => request.keep_alive = false,

@@ -15,11 +15,13 @@ mod config;
 mod data;
 mod faults;
 mod http;
+mod oauth;
 mod routes;
 mod server;
 mod stats;
+mod styles;
 
-pub use config::{AuthRequirement, Faults, MockConfig, RateLimit};
+pub use config::{AuthRequirement, CursorMode, Faults, MockConfig, OAuth2Mock, RateLimit};
 pub use data::Dataset;
 pub use server::MockServer;
 pub use stats::Stats;

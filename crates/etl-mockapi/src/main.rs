@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
-use etl_mockapi::{AuthRequirement, Dataset, Faults, MockConfig, MockServer, RateLimit};
+use clap::{Parser, ValueEnum};
+use etl_mockapi::{
+    AuthRequirement, CursorMode, Dataset, Faults, MockConfig, MockServer, OAuth2Mock, RateLimit,
+};
 
 /// A local REST API over fixture data, for etl's tests, demo and benchmarks, and as a sandbox
 /// for writing pipelines.
@@ -57,6 +59,25 @@ struct Args {
     /// Answer positions past the end with the last page again.
     #[arg(long)]
     clamp_paging: bool,
+    /// Ignore every paging parameter and always serve the first page (a broken API).
+    #[arg(long)]
+    ignore_paging: bool,
+    /// How `/cursor/...` cursors advance: `advancing`, `stuck` (the same cursor again) or
+    /// `cycle` (A, B, A).
+    #[arg(long, value_enum, default_value_t = CursorModeArg::Advancing)]
+    cursor_mode: CursorModeArg,
+    /// Next links as absolute URLs of this server instead of relative ones.
+    #[arg(long)]
+    absolute_links: bool,
+    /// Next links point to this other origin, e.g. `http://127.0.0.1:9999`.
+    #[arg(long, value_name = "URL")]
+    foreign_links: Option<String>,
+    /// Require OAuth2 client-credentials tokens from `POST /oauth/token`, as `ID:SECRET`.
+    #[arg(long, value_name = "ID:SECRET")]
+    oauth2_client: Option<String>,
+    /// Lifetime of OAuth2 tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    oauth2_expires_in: u64,
     /// Probability of answering 500.
     #[arg(long, default_value_t = 0.0)]
     fault_500: f64,
@@ -110,8 +131,29 @@ fn main() -> Result<()> {
         },
         latency: Duration::from_millis(args.latency_ms),
         envelope: args.envelope.clone(),
-        ignore_paging: false,
+        ignore_paging: args.ignore_paging,
         clamp_paging: args.clamp_paging,
+        cursor_mode: match args.cursor_mode {
+            CursorModeArg::Advancing => CursorMode::Advancing,
+            CursorModeArg::Stuck => CursorMode::Stuck,
+            CursorModeArg::Cycle => CursorMode::Cycle,
+        },
+        absolute_links: args.absolute_links,
+        foreign_links: args.foreign_links.clone(),
+        oauth2: match &args.oauth2_client {
+            Some(pair) => {
+                let (client_id, client_secret) = pair
+                    .split_once(':')
+                    .context("`--oauth2-client` takes `ID:SECRET`")?;
+                Some(OAuth2Mock {
+                    client_id: client_id.to_owned(),
+                    client_secret: client_secret.to_owned(),
+                    expires_in: Duration::from_secs(args.oauth2_expires_in),
+                    max_uses: None,
+                })
+            }
+            None => None,
+        },
     };
     let server = MockServer::bind(SocketAddr::new(args.host, args.port), data, config)
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -185,4 +227,11 @@ fn parse_rate_limit(s: &str, advertise: bool) -> Result<RateLimit> {
         window,
         advertise,
     })
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CursorModeArg {
+    Advancing,
+    Stuck,
+    Cycle,
 }

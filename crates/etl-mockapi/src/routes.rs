@@ -8,9 +8,27 @@ use serde_json::{Map, Value};
 use crate::config::{AuthRequirement, MockConfig, RateLimit};
 use crate::data::Dataset;
 use crate::http::{Request, Response};
+use crate::oauth::Tokens;
+use crate::styles;
 
 /// Page size when a page number is given without a size (JSONPlaceholder's default).
 const DEFAULT_PAGE_SIZE: usize = 10;
+
+/// What the mock remembers between requests.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) window: Mutex<Window>,
+    pub(crate) tokens: Tokens,
+}
+
+impl State {
+    pub(crate) fn new() -> Self {
+        Self {
+            window: Mutex::new(Window::new()),
+            tokens: Tokens::default(),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Window {
@@ -32,15 +50,23 @@ pub(crate) fn handle(
     request: &Request,
     config: &MockConfig,
     data: &Dataset,
-    window: &Mutex<Window>,
+    state: &State,
 ) -> (Response, usize) {
     let limit_headers = match config.rate_limit {
-        Some(limit) => match take_permit(limit, window) {
+        Some(limit) => match take_permit(limit, &state.window) {
             Ok(headers) => headers,
             Err(refused) => return (refused, 0),
         },
         None => Vec::new(),
     };
+    if let Some(oauth) = &config.oauth2 {
+        if request.path == "/oauth/token" {
+            return (state.tokens.issue(request, oauth), 0);
+        }
+        if !state.tokens.valid(request, oauth) {
+            return (Response::error(401, "invalid_token"), 0);
+        }
+    }
     if let Some(auth) = &config.auth {
         if !authorized(auth, request) {
             return (Response::error(401, "missing or invalid credentials"), 0);
@@ -103,7 +129,7 @@ fn authorized(auth: &AuthRequirement, request: &Request) -> bool {
     }
 }
 
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
@@ -129,18 +155,32 @@ fn route(request: &Request, config: &MockConfig, data: &Dataset) -> (Response, u
         return (Response::error(405, "only GET and POST are served"), 0);
     }
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
+    // `/cursor/...`, `/next/...`, `/link/...`: the same data, paged in another style;
+    // `POST /search/{name}`: paging values in the JSON body.
+    let (style, rest) = match segments.split_first() {
+        Some((&s @ ("cursor" | "next" | "link" | "search"), rest)) => (Some(s), rest),
+        _ => (None, segments.as_slice()),
+    };
+    if style == Some("search") && request.method != "POST" {
+        return (
+            Response::error(405, "`/search/...` takes a POST with a JSON body"),
+            0,
+        );
+    }
+    let items: Vec<&Value> = match rest {
         [name] => match data.collection(name) {
-            Some(items) => list(request, config, items.iter()),
-            None => not_found(request),
+            Some(items) => items.iter().collect(),
+            None => return not_found(request),
         },
-        [name, id] => match data
-            .collection(name)
-            .and_then(|items| find_by_id(items, id))
-        {
-            Some(item) => (Response::json(200, item.to_string().into_bytes()), 1),
-            None => not_found(request),
-        },
+        [name, id] if style.is_none() => {
+            return match data
+                .collection(name)
+                .and_then(|items| find_by_id(items, id))
+            {
+                Some(item) => (Response::json(200, item.to_string().into_bytes()), 1),
+                None => not_found(request),
+            };
+        }
         [parent, id, child] => {
             let (Some(parents), Some(children)) = (data.collection(parent), data.collection(child))
             else {
@@ -150,13 +190,17 @@ fn route(request: &Request, config: &MockConfig, data: &Dataset) -> (Response, u
                 return not_found(request);
             }
             let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
-            list(
-                request,
-                config,
-                children.iter().filter(|c| field_is(c, &key, id)),
-            )
+            children.iter().filter(|c| field_is(c, &key, id)).collect()
         }
-        _ => not_found(request),
+        _ => return not_found(request),
+    };
+    let matching = filter(request, items);
+    match style {
+        None => list(request, config, &matching),
+        Some("cursor") => styles::cursor(request, config, &matching),
+        Some("next") => styles::next_url(request, config, &matching),
+        Some("link") => styles::link_header(request, config, &matching),
+        Some(_) => styles::search(request, config, &matching),
     }
 }
 
@@ -171,7 +215,7 @@ fn find_by_id<'a>(items: &'a [Value], id: &str) -> Option<&'a Value> {
     items.iter().find(|item| field_is(item, "id", id))
 }
 
-fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
+pub(crate) fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
     match item.get(field) {
         Some(Value::String(s)) => s == wanted,
         Some(Value::Number(n)) => n.to_string() == wanted,
@@ -180,34 +224,37 @@ fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
     }
 }
 
-const PAGING_PARAMS: [&str; 8] = [
-    "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page",
+pub(crate) const PAGING_PARAMS: [&str; 9] = [
+    "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page", "cursor",
 ];
 
-fn list<'a>(
-    request: &Request,
-    config: &MockConfig,
-    items: impl Iterator<Item = &'a Value>,
-) -> (Response, usize) {
-    // Any other query parameter naming a field filters on it, as JSONPlaceholder does.
+/// Any query parameter that is not a paging parameter and names a field filters on it, as
+/// JSONPlaceholder does.
+fn filter<'a>(request: &Request, items: Vec<&'a Value>) -> Vec<&'a Value> {
     let filters: Vec<(&str, &str)> = request
         .query
         .iter()
         .filter(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()) && !k.starts_with("__"))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let matching: Vec<&Value> = items
+    items
+        .into_iter()
         .filter(|item| {
             filters
                 .iter()
                 .all(|(k, v)| item.get(*k).is_none() || field_is(item, k, v))
         })
-        .collect();
+        .collect()
+}
+
+/// The slice `[offset, offset + limit)` of `matching`, clamped if the config says so.
+pub(crate) fn window(
+    config: &MockConfig,
+    matching: &[&Value],
+    offset: usize,
+    limit: Option<usize>,
+) -> Vec<Value> {
     let total = matching.len();
-    let (offset, limit) = match paging(request, config) {
-        Ok(paging) => paging,
-        Err(message) => return (Response::error(400, &message), 0),
-    };
     let mut start = offset.min(total);
     if config.clamp_paging && start == total && total > 0 {
         // Past the end: the last page again.
@@ -215,7 +262,16 @@ fn list<'a>(
         start = (total - 1) / size * size;
     }
     let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
-    let page: Vec<Value> = matching[start..end].iter().map(|v| (*v).clone()).collect();
+    matching[start..end].iter().map(|v| (*v).clone()).collect()
+}
+
+fn list(request: &Request, config: &MockConfig, matching: &[&Value]) -> (Response, usize) {
+    let total = matching.len();
+    let (offset, limit) = match paging(request, config) {
+        Ok(paging) => paging,
+        Err(message) => return (Response::error(400, &message), 0),
+    };
+    let page = window(config, matching, offset, limit);
     let served = page.len();
     let body = match &config.envelope {
         Some(path) => envelope(path, Value::Array(page), total, offset, limit),
@@ -227,7 +283,10 @@ fn list<'a>(
 }
 
 /// The requested offset and page size, after the configured cap.
-fn paging(request: &Request, config: &MockConfig) -> Result<(usize, Option<usize>), String> {
+pub(crate) fn paging(
+    request: &Request,
+    config: &MockConfig,
+) -> Result<(usize, Option<usize>), String> {
     if config.ignore_paging {
         return Ok((0, config.max_page_size.or(Some(DEFAULT_PAGE_SIZE))));
     }
@@ -293,6 +352,7 @@ mod tests {
             headers: vec![],
             body: vec![],
             keep_alive: true,
+            proxied: false,
         }
     }
 
@@ -315,13 +375,7 @@ mod tests {
     }
 
     fn get(target: &str, config: &MockConfig) -> Response {
-        handle(
-            &request(target),
-            config,
-            &dataset(),
-            &Mutex::new(Window::new()),
-        )
-        .0
+        handle(&request(target), config, &dataset(), &State::new()).0
     }
 
     #[test]
@@ -406,12 +460,7 @@ mod tests {
             "Authorization".into(),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".into(),
         ));
-        assert_eq!(
-            handle(&r, &c, &dataset(), &Mutex::new(Window::new()))
-                .0
-                .status,
-            200
-        );
+        assert_eq!(handle(&r, &c, &dataset(), &State::new()).0.status, 200);
     }
 
     #[test]
@@ -424,7 +473,7 @@ mod tests {
             }),
             ..MockConfig::default()
         };
-        let window = Mutex::new(Window::new());
+        let window = State::new();
         let statuses: Vec<u16> = (0..3)
             .map(|_| handle(&request("/users"), &c, &dataset(), &window).0.status)
             .collect();

@@ -1,6 +1,6 @@
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -11,13 +11,13 @@ use crate::config::MockConfig;
 use crate::data::Dataset;
 use crate::faults::{self, Fault};
 use crate::http::{self, Response};
-use crate::routes::{self, Window};
+use crate::routes::{self, State};
 use crate::stats::{Recorder, Stats};
 
 struct Shared {
     config: MockConfig,
     data: Dataset,
-    window: Mutex<Window>,
+    state: State,
     recorder: Recorder,
 }
 
@@ -51,7 +51,7 @@ impl MockServer {
         let shared = Arc::new(Shared {
             config,
             data,
-            window: Mutex::new(Window::new()),
+            state: State::new(),
             recorder: Recorder::default(),
         });
         let (shutdown, stop) = oneshot::channel();
@@ -99,7 +99,9 @@ impl MockServer {
 
     /// What it has served so far.
     pub fn stats(&self) -> Stats {
-        self.shared.recorder.snapshot()
+        let mut stats = self.shared.recorder.snapshot();
+        stats.tokens_issued = self.shared.state.tokens.count() as u64;
+        stats
     }
 
     /// Blocks until the server stops (it stops only when the process does).
@@ -151,7 +153,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             }
         };
         if request.path == "/__stats" {
-            let body = serde_json::to_vec(&shared.recorder.snapshot()).unwrap_or_default();
+            let mut stats = shared.recorder.snapshot();
+            stats.tokens_issued = shared.state.tokens.count() as u64;
+            let body = serde_json::to_vec(&stats).unwrap_or_default();
             if Response::json(200, body)
                 .write(&mut stream, request.keep_alive)
                 .await
@@ -161,7 +165,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             }
             continue;
         }
-        let number = shared.recorder.request(&request.path);
+        let number = shared.recorder.request(&request);
         if !shared.config.latency.is_zero() {
             tokio::time::sleep(shared.config.latency).await;
         }
@@ -178,7 +182,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 0,
             ),
             Some(Fault::Truncate) | None => {
-                routes::handle(&request, &shared.config, &shared.data, &shared.window)
+                routes::handle(&request, &shared.config, &shared.data, &shared.state)
             }
         };
         if fault == Some(Fault::Truncate) && response.status == 200 {

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::http::Request;
+
 /// What the mock has seen, as served at `GET /__stats`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Stats {
@@ -18,6 +20,13 @@ pub struct Stats {
     pub items_served: u64,
     /// Requests by path (query excluded).
     pub by_path: BTreeMap<String, u64>,
+    /// Requests that carried a credential: an `Authorization` or `X-API-Key` header, or an
+    /// `api_key` / `access_token` query parameter.
+    pub with_credentials: u64,
+    /// Requests that came through a proxy (absolute-form request target).
+    pub proxied: u64,
+    /// OAuth2 tokens issued by `POST /oauth/token`.
+    pub tokens_issued: u64,
 }
 
 impl Stats {
@@ -40,10 +49,16 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Counts a request and returns its number (from 0), the input of the fault generator.
-    pub(crate) fn request(&self, path: &str) -> u64 {
+    pub(crate) fn request(&self, request: &Request) -> u64 {
         let mut stats = self.lock();
         stats.requests += 1;
-        *stats.by_path.entry(path.to_owned()).or_default() += 1;
+        *stats.by_path.entry(request.path.clone()).or_default() += 1;
+        let credentials = request.header("authorization").is_some()
+            || request.header("x-api-key").is_some()
+            || request.query("api_key").is_some()
+            || request.query("access_token").is_some();
+        stats.with_credentials += u64::from(credentials);
+        stats.proxied += u64::from(request.proxied);
         self.counter.fetch_add(1, Ordering::Relaxed)
     }
 

@@ -129,6 +129,7 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             }
         }
     }
+    check_parents(spec, c);
     let mut transforms = Vec::new();
     for (transform, t) in &spec.transforms {
         check_name(c, "transforms", transform);
@@ -194,6 +195,50 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
         sources,
         transforms,
         sinks,
+    }
+}
+
+/// `for_each` names an existing source, and parents form no cycle.
+fn check_parents(spec: &PipelineSpec, c: &mut Collector<'_>) {
+    for (name, source) in &spec.sources {
+        let Some(each) = &source.for_each else {
+            continue;
+        };
+        if each.source == *name {
+            continue; // reported by the source's own build
+        }
+        if !spec.sources.contains_key(&each.source) {
+            let hint = match did_you_mean(&each.source, spec.sources.keys().map(String::as_str)) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => "name another source of this pipeline".to_owned(),
+            };
+            c.at(
+                &format!("sources.{name}.for_each.source"),
+                format!("`{}` is not a source; {hint}", each.source),
+            );
+            continue;
+        }
+        // Follow the parents up: coming back here is a cycle.
+        let mut chain = vec![name.as_str()];
+        let mut at = each.source.as_str();
+        while let Some(parent) = spec.sources.get(at) {
+            if at == name {
+                chain.push(at);
+                c.at(
+                    &format!("sources.{name}.for_each.source"),
+                    format!(
+                        "sources depend on each other in a circle: {}",
+                        chain.join(" -> ")
+                    ),
+                );
+                break;
+            }
+            chain.push(at);
+            match &parent.for_each {
+                Some(e) if chain.len() <= spec.sources.len() + 1 => at = &e.source,
+                _ => break,
+            }
+        }
     }
 }
 

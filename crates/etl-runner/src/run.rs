@@ -138,21 +138,41 @@ async fn extract_all(
     staging: PathBuf,
 ) -> Result<(Vec<(String, SourceStats)>, Vec<StagedTable>), RunError> {
     let extractor = Extractor::new().map_err(|e| RunError::new(e.to_string(), &[]))?;
+    let sources = &pipeline.sources;
+    let index_of = |name: &str| sources.iter().position(|s| s.name == name);
+    let mut done: Vec<Option<(SourceStats, StagedTable)>> = vec![None; sources.len()];
+    let mut started = vec![false; sources.len()];
     let mut tasks = JoinSet::new();
-    for (index, source) in pipeline.sources.iter().enumerate() {
-        let extractor = extractor.clone();
-        let source = source.clone();
-        let path = staging.join(format!("{index:03}-{}.ndjson", source.name));
-        tasks.spawn(async move {
-            let result = extractor.run(&source, &path).await;
-            (index, result)
-        });
-    }
-    let mut done: Vec<Option<(SourceStats, StagedTable)>> = vec![None; pipeline.sources.len()];
+    // Sources start as soon as their parent (`for_each`) has finished; the rest at once.
+    let spawn_ready = |done: &[Option<(SourceStats, StagedTable)>],
+                       started: &mut [bool],
+                       tasks: &mut JoinSet<_>| {
+        for (index, source) in sources.iter().enumerate() {
+            if started[index] {
+                continue;
+            }
+            let parent = match &source.for_each {
+                Some(each) => match index_of(&each.source).and_then(|i| done[i].as_ref()) {
+                    Some((_, table)) => Some(table.clone()),
+                    None => continue,
+                },
+                None => None,
+            };
+            started[index] = true;
+            let extractor = extractor.clone();
+            let source = source.clone();
+            let path = staging.join(format!("{index:03}-{}.ndjson", source.name));
+            tasks.spawn(async move {
+                let result = extractor.run(&source, &path, parent.as_ref()).await;
+                (index, result)
+            });
+        }
+    };
+    spawn_ready(&done, &mut started, &mut tasks);
     while let Some(joined) = tasks.join_next().await {
         let finished: Vec<(String, SourceStats)> = done
             .iter()
-            .zip(&pipeline.sources)
+            .zip(sources)
             .filter_map(|(d, s)| d.as_ref().map(|(st, _)| (s.name.clone(), st.clone())))
             .collect();
         let (index, result) = joined.map_err(|e| {
@@ -169,10 +189,11 @@ async fn extract_all(
                 return Err(RunError::new(e.to_string(), &finished));
             }
         }
+        spawn_ready(&done, &mut started, &mut tasks);
     }
     let mut stats = Vec::new();
     let mut tables = Vec::new();
-    for (slot, source) in done.into_iter().zip(&pipeline.sources) {
+    for (slot, source) in done.into_iter().zip(sources) {
         let (s, t) = slot.ok_or_else(|| {
             RunError::new(format!("source `{}` did not finish", source.name), &[])
         })?;

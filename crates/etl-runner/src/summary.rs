@@ -170,6 +170,19 @@ pub fn sources_table(sources: &[(String, SourceStats)]) -> String {
         );
     }
     for (name, s) in sources {
+        if let Some(parents) = s.parents {
+            let _ = writeln!(
+                out,
+                "  note: `{name}`: one request series for each of {parents} parent records"
+            );
+        }
+        if s.parallel_pages > 0 {
+            let _ = writeln!(
+                out,
+                "  note: `{name}`: the first page stated the total; {} more pages were fetched in parallel",
+                s.parallel_pages
+            );
+        }
         if let Some(cap) = s.page_size_cap {
             let _ = writeln!(
                 out,

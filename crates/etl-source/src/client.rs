@@ -1,14 +1,17 @@
 //! One request, with the whole HTTP policy around it: host rate limit -> attempt (auth,
 //! timeout) -> classify -> retry with backoff.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use crate::config::{SourceConfig, display_url};
-use crate::ratelimit::HostLimiter;
+use url::Url;
+
+use crate::auth::{Auth, TokenError};
+use crate::config::{SourceConfig, TlsMaterial, display_url};
+use crate::ratelimit::RateLimiters;
 use crate::retry::{self, Failure, GaveUp, StatusClass, Transient};
 use crate::spec::Method;
 use crate::{Error, secret};
@@ -28,66 +31,79 @@ pub struct RequestCounts {
     pub bytes: u64,
 }
 
-/// A JSON response body.
+/// One request to send: where, with which values, with or without credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) url: Url,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) body: Option<Value>,
+    /// Whether the source's credentials go with it (see `SourceConfig::credentials_for`).
+    pub(crate) credentials: bool,
+}
+
+/// A JSON response.
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub(crate) body: Value,
+    pub(crate) headers: HeaderMap,
+    /// The URL that answered, after redirects.
+    pub(crate) url: Url,
 }
 
-/// A shared HTTP client with a TLS setup; cheap to clone.
+/// Redirects followed for one request at most.
+const MAX_REDIRECTS: usize = 10;
+
+/// A shared HTTP client with one TLS setup; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     inner: reqwest::Client,
 }
 
 impl HttpClient {
-    pub(crate) fn new() -> Result<Self, Error> {
+    pub(crate) fn new(tls: Option<&TlsMaterial>) -> Result<Self, Error> {
         // rustls needs a process-wide crypto provider; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let inner = reqwest::Client::builder()
+        let client_error = |e: reqwest::Error| Error::Client {
+            message: e.without_url().to_string(),
+        };
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("etl/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                // Credentials are bound to the configured origin: follow a redirect only
-                // within it.
-                let same = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.origin() == attempt.url().origin());
-                if attempt.previous().len() > 10 {
-                    attempt.error("more than 10 redirects")
-                } else if same {
-                    attempt.follow()
-                } else {
-                    attempt.error("redirect to another origin refused: credentials stay with the configured base URL")
+            // Redirects are followed by `fetch`, which applies the origin rules to each hop.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(tls) = tls {
+            if let Some(ca) = &tls.ca {
+                for cert in reqwest::Certificate::from_pem_bundle(ca).map_err(client_error)? {
+                    builder = builder.add_root_certificate(cert);
                 }
-            }))
-            .build()
-            .map_err(|e| Error::Client { message: e.without_url().to_string() })?;
-        Ok(Self { inner })
+            }
+            if let Some(identity) = &tls.identity {
+                builder =
+                    builder.identity(reqwest::Identity::from_pem(identity).map_err(client_error)?);
+            }
+        }
+        Ok(Self {
+            inner: builder.build().map_err(client_error)?,
+        })
     }
 
-    /// Fetches one page: waits for the host's permit, sends, classifies, retries.
+    /// Fetches one page: waits for the host's permit, sends, follows redirects, classifies,
+    /// retries.
     pub(crate) async fn fetch(
         &self,
         source: &SourceConfig,
-        limiter: &Arc<HostLimiter>,
-        page_params: &[(String, String)],
+        limiters: &RateLimiters,
+        target: &Target,
         counts: &mut RequestCounts,
     ) -> Result<Fetched, Error> {
-        let mut all_params = source.params.clone();
-        all_params.extend(page_params.iter().cloned());
-        let shown = display_url(&source.url, &all_params);
-        let method = match source.method {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        };
+        let shown = display_url(&target.url, &target.params);
+        let method = method_name(source.method);
         let counts_cell = Mutex::new(*counts);
         let outcome = retry::run(
             &source.retry,
             source.max_wait,
-            || self.attempt(source, limiter, &all_params, &shown, &counts_cell),
+            || self.attempt(source, limiters, target, &shown, &counts_cell),
             |transient, wait| {
                 let mut c = lock(&counts_cell);
                 c.retries += 1;
@@ -134,124 +150,234 @@ impl HttpClient {
         })
     }
 
+    /// One attempt: the request and the redirects it leads to.
     async fn attempt(
         &self,
         source: &SourceConfig,
-        limiter: &Arc<HostLimiter>,
-        params: &[(String, String)],
+        limiters: &RateLimiters,
+        target: &Target,
         shown: &str,
         counts: &Mutex<RequestCounts>,
     ) -> Result<Fetched, Result<Transient, Error>> {
-        let waited = limiter.acquire().await;
-        {
-            let mut c = lock(counts);
-            c.waited += waited;
-            c.requests += 1;
-        }
         let secrets = source.secrets();
-        let method_name = match source.method {
-            Method::Get => "GET",
-            Method::Post => "POST",
+        let secret_refs: Vec<&crate::Secret> = secrets.iter().collect();
+        let redact = |text: &str| secret::redact(text, &secret_refs);
+        let permanent = |message: String| -> Result<Transient, Error> {
+            Err(Error::Request {
+                source_name: source.name.clone(),
+                method: method_name(source.method),
+                url: shown.to_owned(),
+                message,
+            })
         };
-        let mut request = match source.method {
-            Method::Get => self.inner.get(source.url.clone()),
-            Method::Post => self.inner.post(source.url.clone()),
-        }
-        .query(params)
-        .headers(source.headers.clone())
-        .timeout(source.timeout);
-        if let Some(body) = &source.body {
-            let bytes = serde_json::to_vec(body).unwrap_or_default();
-            request = request
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(bytes);
-        }
-        if let Some(auth) = &source.auth {
-            request = auth.apply(request);
-        }
-        let transient = |reason: String| {
-            Err(Ok(Transient {
+        let transient = |reason: String| -> Result<Transient, Error> {
+            Ok(Transient {
                 reason,
                 retry_after: None,
                 rate_limited: false,
-            }))
+            })
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = describe_transport(&e, source.timeout);
-                if e.is_builder() || e.is_redirect() {
-                    return Err(Err(Error::Request {
-                        source_name: source.name.clone(),
-                        method: method_name,
-                        url: shown.to_owned(),
-                        message: secret::redact(&reason, &secrets),
-                    }));
-                }
-                return transient(secret::redact(&reason, &secrets));
+
+        let mut url = target.url.clone();
+        let mut params: &[(String, String)] = &target.params;
+        let mut method = source.method;
+        let mut body = target.body.clone();
+        let mut credentials = target.credentials;
+        let mut refreshed = false;
+        let mut hops = 0;
+        loop {
+            let limiter =
+                limiters.for_origin(&url.origin().ascii_serialization(), source.rate_limit);
+            let waited = limiter.acquire().await;
+            {
+                let mut c = lock(counts);
+                c.waited += waited;
+                c.requests += 1;
             }
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let now = SystemTime::now();
-        if let Some(reset) = exhausted_quota(&headers, now) {
-            // The quota is spent: hold every request to this host until it resets instead
-            // of letting each find out with a 429.
-            if reset <= source.max_wait {
-                limiter.pause_for(reset);
+            let mut send_to = url.clone();
+            if let Some(name) = source.auth.as_ref().and_then(Auth::query_param) {
+                // A next link may carry the key already: never send it twice (or at all,
+                // without credentials).
+                strip_param(&mut send_to, name);
             }
-        }
-        let body = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                return transient(format!(
-                    "{} (body cut short)",
-                    describe_transport(&e, source.timeout)
-                ));
+            let mut request = match method {
+                Method::Get => self.inner.get(send_to),
+                Method::Post => self.inner.post(send_to),
             }
-        };
-        lock(counts).bytes += body.len() as u64;
-        match retry::classify_status(status) {
-            StatusClass::Success => match serde_json::from_slice(&body) {
-                Ok(body) => Ok(Fetched { body }),
-                Err(e) => transient(format!(
-                    "status {status} with invalid JSON ({e}) after {} bytes",
-                    body.len()
-                )),
-            },
-            StatusClass::Retry => {
-                let retry_after = header_str(&headers, "retry-after")
-                    .and_then(|v| retry::retry_after(v, now))
-                    .or_else(|| {
-                        if status == 429 {
-                            reset_after(&headers, now)
-                        } else {
-                            None
-                        }
-                    });
-                if status == 429 {
-                    lock(counts).rate_limited += 1;
-                }
-                if let Some(wait) = retry_after {
-                    if wait <= source.max_wait {
-                        limiter.pause_for(wait);
+            .query(params)
+            .timeout(source.timeout);
+            if let Some(body) = &body {
+                let bytes = serde_json::to_vec(body).unwrap_or_default();
+                request = request
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(bytes);
+            }
+            let mut token = None;
+            if credentials {
+                request = request.headers(source.headers.clone());
+                if let Some(auth) = &source.auth {
+                    if let Auth::OAuth2(oauth) = auth {
+                        token = Some(oauth.token(&self.inner, source.timeout).await.map_err(
+                            |e| match e {
+                                TokenError::Transient(m) => transient(redact(&m)),
+                                TokenError::Permanent(m) => permanent(redact(&m)),
+                            },
+                        )?);
                     }
+                    request = auth.apply(request, token.as_ref());
                 }
-                Err(Ok(Transient {
-                    reason: format!("status {status}"),
-                    retry_after,
-                    rate_limited: status == 429 && retry_after.is_some(),
-                }))
+            } else {
+                // Headers without secrets still go (`Accept`, ...).
+                let plain: HeaderMap = source
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| {
+                        !crate::config::is_sensitive_param(n.as_str())
+                            && *n != reqwest::header::COOKIE
+                    })
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect();
+                request = request.headers(plain);
             }
-            StatusClass::Fail => Err(Err(Error::Status {
-                source_name: source.name.clone(),
-                method: method_name,
-                url: shown.to_owned(),
-                status,
-                excerpt: excerpt(&body, &secrets),
-                hint: hint(status),
-            })),
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let reason = redact(&describe_transport(&e, source.timeout));
+                    return Err(if e.is_builder() {
+                        permanent(reason)
+                    } else {
+                        transient(reason)
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let now = SystemTime::now();
+            if let Some(reset) = exhausted_quota(&headers, now) {
+                // The quota is spent: hold every request to this host until it resets instead
+                // of letting each find out with a 429.
+                if reset <= source.max_wait {
+                    limiter.pause_for(reset);
+                }
+            }
+            if (300..400).contains(&status) && status != 304 {
+                let Some(location) = header_str(&headers, "location") else {
+                    return Err(permanent(format!(
+                        "answered {status} without a `Location` to follow"
+                    )));
+                };
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Err(permanent(format!("more than {MAX_REDIRECTS} redirects")));
+                }
+                let next = match url.join(location) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+                    _ => {
+                        return Err(permanent(format!(
+                            "answered {status} with an unusable `Location`"
+                        )));
+                    }
+                };
+                match source.credentials_for(&url, &next) {
+                    Ok(allowed) => credentials = credentials && allowed,
+                    Err(why) => return Err(permanent(format!("redirect refused: {why}"))),
+                }
+                // 303, and 301/302 after a POST, turn into a GET without a body (as browsers do).
+                if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
+                    method = Method::Get;
+                    body = None;
+                }
+                tracing::debug!(source = %source.name, status, to = %display_url(&next, &[]), credentials, "Following a redirect.");
+                url = next;
+                params = &[];
+                continue;
+            }
+            let bytes = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    return Err(transient(redact(&format!(
+                        "{} (body cut short)",
+                        describe_transport(&e, source.timeout)
+                    ))));
+                }
+            };
+            lock(counts).bytes += bytes.len() as u64;
+            if status == 401 && !refreshed {
+                if let (Some(Auth::OAuth2(oauth)), Some(used)) = (&source.auth, &token) {
+                    // The token was refused before its time: fetch a new one, once.
+                    oauth.invalidate(used).await;
+                    refreshed = true;
+                    continue;
+                }
+            }
+            return match retry::classify_status(status) {
+                StatusClass::Success => match serde_json::from_slice(&bytes) {
+                    Ok(body) => Ok(Fetched { body, headers, url }),
+                    Err(e) => Err(transient(format!(
+                        "status {status} with invalid JSON ({e}) after {} bytes",
+                        bytes.len()
+                    ))),
+                },
+                StatusClass::Retry => {
+                    let retry_after = header_str(&headers, "retry-after")
+                        .and_then(|v| retry::retry_after(v, now))
+                        .or_else(|| {
+                            if status == 429 {
+                                reset_after(&headers, now)
+                            } else {
+                                None
+                            }
+                        });
+                    if status == 429 {
+                        lock(counts).rate_limited += 1;
+                    }
+                    if let Some(wait) = retry_after {
+                        if wait <= source.max_wait {
+                            limiter.pause_for(wait);
+                        }
+                    }
+                    Err(Ok(Transient {
+                        reason: format!("status {status}"),
+                        retry_after,
+                        rate_limited: status == 429 && retry_after.is_some(),
+                    }))
+                }
+                StatusClass::Fail => Err(Err(Error::Status {
+                    source_name: source.name.clone(),
+                    method: method_name(method),
+                    url: if url == target.url {
+                        shown.to_owned()
+                    } else {
+                        display_url(&url, &[])
+                    },
+                    status,
+                    excerpt: excerpt(&bytes, &secret_refs),
+                    hint: hint(status),
+                })),
+            };
         }
+    }
+}
+
+fn strip_param(url: &mut Url, name: &str) {
+    if url.query_pairs().any(|(k, _)| k == name) {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != name)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
     }
 }
 

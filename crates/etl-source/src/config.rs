@@ -36,6 +36,16 @@ pub struct SourceConfig {
     pub max_pages: Option<u64>,
     pub max_records: Option<u64>,
     pub allow_empty: bool,
+    /// With `for_each`: the endpoint, joined to the base URL, with `{key}` still in it.
+    pub endpoint_template: Option<String>,
+    pub for_each: Option<crate::spec::ForEachSpec>,
+    pub include_from_parent: Vec<String>,
+    /// Hosts trusted with credentials besides the source's own origin.
+    pub allowed_hosts: Vec<String>,
+    pub follow_foreign_links: bool,
+    pub tls: Option<TlsMaterial>,
+    /// Requests in flight at once for this source.
+    pub concurrency: usize,
     /// Values of sensitive headers and query parameters (`Authorization`, `api_key`, ...),
     /// kept out of every message like the `auth` credentials.
     pub header_secrets: Vec<crate::Secret>,
@@ -85,16 +95,118 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default longest wait a server may impose.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
+/// PEM material read from the files `tls` names, checked at build time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsMaterial {
+    /// CA certificates trusted in addition to the system's.
+    pub ca: Option<Vec<u8>>,
+    /// Client certificate chain and private key, concatenated.
+    pub identity: Option<Vec<u8>>,
+}
+
+impl TlsMaterial {
+    /// Reads and checks the files; an error names the field and says what is wrong.
+    fn load(spec: &crate::spec::TlsSpec) -> Result<Self, (&'static str, String)> {
+        let read = |field: &'static str, path: &str| {
+            std::fs::read(path).map_err(|e| (field, format!("cannot read `{path}`: {e}")))
+        };
+        let ca = match &spec.ca_file {
+            Some(path) => {
+                let pem = read("ca_file", path)?;
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    (
+                        "ca_file",
+                        format!("`{path}` holds no PEM certificate ({e})"),
+                    )
+                })?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(("ca_file", format!("`{path}` holds no PEM certificate")));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
+        let identity = match (&spec.client_cert, &spec.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read("client_cert", cert)?;
+                pem.push(b'\n');
+                pem.extend(read("client_key", key)?);
+                reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    (
+                        "client_cert",
+                        format!("`{cert}` and `{key}` are not a PEM certificate and key ({e})"),
+                    )
+                })?;
+                Some(pem)
+            }
+            (Some(_), None) => return Err(("client_key", "is needed with `client_cert`".into())),
+            (None, Some(_)) => return Err(("client_cert", "is needed with `client_key`".into())),
+            (None, None) => None,
+        };
+        Ok(Self { ca, identity })
+    }
+}
+
 impl SourceConfig {
+    /// Whether a request to `url` (a next link or a redirect) gets this source's
+    /// credentials: yes on the source's own origin and on `allowed_hosts`, never from https
+    /// down to http; other origins are followed without credentials only under
+    /// `follow_foreign_links`, and refused otherwise (the message says what to do).
+    pub(crate) fn credentials_for(&self, from: &Url, to: &Url) -> Result<bool, String> {
+        let downgrade = from.scheme() == "https" && to.scheme() == "http";
+        let own = to.origin() == self.url.origin();
+        let host = to.host_str().unwrap_or("").to_ascii_lowercase();
+        let with_port = to.port().map(|p| format!("{host}:{p}"));
+        let allowed = self
+            .allowed_hosts
+            .iter()
+            .any(|h| *h == host || Some(h) == with_port.as_ref());
+        if (own || allowed) && !downgrade {
+            return Ok(true);
+        }
+        if self.follow_foreign_links {
+            return Ok(false);
+        }
+        let shown = display_url(to, &[]);
+        Err(if downgrade {
+            format!(
+                "`{shown}` leaves https for plain http; credentials are never sent that way: set \
+                 `follow_foreign_links: true` to follow it without them"
+            )
+        } else {
+            format!(
+                "`{shown}` is on another origin than `{}`; credentials stay with it: add `{}` to \
+                 `allowed_hosts` to trust that host, or set `follow_foreign_links: true` to \
+                 follow without credentials",
+                self.url.origin().ascii_serialization(),
+                with_port.unwrap_or(host)
+            )
+        })
+    }
+
+    /// The URL of the request series for one parent record (`for_each`), or the source's URL.
+    pub(crate) fn url_for(&self, parent: Option<&str>) -> Result<Url, String> {
+        match (&self.endpoint_template, &self.for_each, parent) {
+            (Some(template), Some(f), Some(value)) => {
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                let text =
+                    template.replace(&format!("{{{}}}", f.key), &encoded.replace('+', "%20"));
+                Url::parse(&text).map_err(|e| format!("`{text}` is not a URL ({e})"))
+            }
+            _ => Ok(self.url.clone()),
+        }
+    }
+
     /// The origin (`scheme://host:port`) that rate limits and credentials are bound to.
     pub fn origin(&self) -> String {
         self.url.origin().ascii_serialization()
     }
 
     /// Values that must never appear in a message.
-    pub fn secrets(&self) -> Vec<&crate::Secret> {
+    pub fn secrets(&self) -> Vec<crate::Secret> {
         let mut all = self.auth.as_ref().map(Auth::secrets).unwrap_or_default();
-        all.extend(&self.header_secrets);
+        all.extend(self.header_secrets.iter().cloned());
         all
     }
 }
@@ -132,8 +244,15 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
         }
         None
     };
-    let url = if spec.endpoint.contains("://") {
-        match parse_http_url(&spec.endpoint) {
+    // With `for_each`, `{key}` in the endpoint is filled per parent record: check the URL
+    // with a sample value in its place.
+    let placeholder = spec.for_each.as_ref().map(|f| format!("{{{}}}", f.key));
+    let endpoint = match &placeholder {
+        Some(p) => spec.endpoint.replace(p.as_str(), "1"),
+        None => spec.endpoint.clone(),
+    };
+    let url = if endpoint.contains("://") {
+        match parse_http_url(&endpoint) {
             Ok(u) => {
                 if let Some(b) = &base {
                     if b.origin() != u.origin() {
@@ -158,7 +277,7 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             }
         }
     } else {
-        base.as_ref().and_then(|b| match join(b, &spec.endpoint) {
+        base.as_ref().and_then(|b| match join(b, &endpoint) {
             Ok(u) => Some(u),
             Err(m) => {
                 err(format!("{at}.endpoint"), m);
@@ -282,8 +401,27 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
     let paging_params: Vec<&str> = match &pagination {
         PaginationSpec::Offset(o) => vec![&o.offset_param, &o.limit_param],
         PaginationSpec::Page(p) => vec![&p.page_param, &p.size_param],
-        PaginationSpec::None {} => Vec::new(),
+        PaginationSpec::Cursor(c) => {
+            let mut names = vec![c.cursor_param.as_str()];
+            names.extend(c.limit_param.as_deref());
+            names
+        }
+        PaginationSpec::NextUrl(_) | PaginationSpec::LinkHeader(_) | PaginationSpec::None {} => {
+            Vec::new()
+        }
     };
+    let body_paths = match &pagination {
+        PaginationSpec::Offset(o) => o.offset_body_path.is_some() || o.limit_body_path.is_some(),
+        PaginationSpec::Page(p) => p.page_body_path.is_some() || p.size_body_path.is_some(),
+        PaginationSpec::Cursor(c) => c.cursor_body_path.is_some() || c.limit_body_path.is_some(),
+        _ => false,
+    };
+    if body_paths && spec.method != Method::Post {
+        err(
+            format!("{pg_key}.type"),
+            "puts paging values in the body (`*_body_path`), which needs `method: POST`".into(),
+        );
+    }
     for (name, _) in &params {
         if paging_params.contains(&name.as_str()) {
             let key = if spec.params.contains_key(name) {
@@ -363,6 +501,75 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
         .or(http.max_wait)
         .map_or(DEFAULT_MAX_WAIT, |d: HumanDuration| d.0);
 
+    let allowed_hosts: Vec<String> = spec
+        .allowed_hosts
+        .clone()
+        .or_else(|| http.allowed_hosts.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    for host in &allowed_hosts {
+        if host.is_empty() || host.contains('/') || host.contains("://") {
+            err(
+                format!("{at}.allowed_hosts"),
+                format!(
+                    "`{host}` is not a host; write `api.example.com` or `api.example.com:8443`"
+                ),
+            );
+        }
+    }
+    let concurrency = spec.concurrency.or(http.concurrency).unwrap_or(4);
+    if concurrency == 0 {
+        err(format!("{at}.concurrency"), "must be at least 1".into());
+    }
+    let concurrency = concurrency.max(1) as usize;
+    let tls_key = if spec.tls.is_some() {
+        format!("{at}.tls")
+    } else {
+        "http.tls".into()
+    };
+    let tls = match spec.tls.as_ref().or(http.tls.as_ref()) {
+        Some(t) => match TlsMaterial::load(t) {
+            Ok(m) => Some(m),
+            Err((field, message)) => {
+                err(format!("{tls_key}.{field}"), message);
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(f) = &spec.for_each {
+        let p = format!("{{{}}}", f.key);
+        let in_params = spec.params.values().any(|v| v.contains(&p));
+        let in_body = spec
+            .body
+            .as_ref()
+            .is_some_and(|b| b.to_string().contains(&p));
+        if !spec.endpoint.contains(&p) && !in_params && !in_body {
+            err(
+                format!("{at}.for_each.key"),
+                format!(
+                    "`{p}` appears nowhere: put it in `endpoint` (`/{}/{p}/...`), `params` or \
+                     `body`, or every request would be the same",
+                    f.source
+                ),
+            );
+        }
+        if f.source == name {
+            err(
+                format!("{at}.for_each.source"),
+                "names this source itself".into(),
+            );
+        }
+    }
+    if !spec.include_from_parent.is_empty() && spec.for_each.is_none() {
+        err(
+            format!("{at}.include_from_parent"),
+            "copies fields of a parent: it needs `for_each`".into(),
+        );
+    }
+
     match url {
         Some(url) if errors.is_empty() => Ok(SourceConfig {
             name: name.to_owned(),
@@ -382,6 +589,27 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             max_pages: spec.max_pages,
             max_records: spec.max_records,
             allow_empty: spec.allow_empty,
+            endpoint_template: placeholder.as_ref().map(|_| {
+                if spec.endpoint.contains("://") {
+                    spec.endpoint.clone()
+                } else {
+                    let base = base.as_ref().map_or("", Url::as_str);
+                    format!(
+                        "{}/{}",
+                        base.trim_end_matches('/'),
+                        spec.endpoint.trim_start_matches('/')
+                    )
+                }
+            }),
+            for_each: spec.for_each.clone(),
+            include_from_parent: spec.include_from_parent.clone(),
+            allowed_hosts,
+            follow_foreign_links: spec
+                .follow_foreign_links
+                .or(http.follow_foreign_links)
+                .unwrap_or(false),
+            tls,
+            concurrency,
             header_secrets,
         }),
         _ => Err(errors),

@@ -75,6 +75,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A next link leads where the source may not follow.
+    #[error("source `{source_name}`: {message}")]
+    ForeignLink {
+        source_name: String,
+        message: String,
+    },
+
+    /// A parent record cannot drive a child request.
+    #[error("source `{source_name}`: {message}")]
+    Parent {
+        source_name: String,
+        message: String,
+    },
+
     /// Two fields flatten to the same column name.
     #[error(
         "source `{source_name}`: fields `{field}` and `{other}` both flatten to column \

@@ -1,14 +1,21 @@
-//! The page loop of one source: request, select records, stage, advance, guard against loops.
+//! Running a source: one request series (or one per parent record, with `for_each`); per
+//! series the page loop: request, select records, stage, advance, guard against loops.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures_util::stream::{self, Stream, StreamExt};
+use serde_json::{Map, Value};
 use tracing::{debug, info};
+use url::Url;
 
-use crate::client::{HttpClient, RequestCounts};
-use crate::config::{SourceConfig, display_url};
-use crate::pagination::{self, PageInfo};
+use crate::client::{Fetched, HttpClient, RequestCounts, Target};
+use crate::config::{SourceConfig, TlsMaterial, display_url};
+use crate::pagination::{self, PageInfo, PageRequest};
+use crate::parents::{ParentReader, ParentRef};
 use crate::ratelimit::RateLimiters;
 use crate::stage::{StageWriter, StagedTable};
 use crate::{Error, records};
@@ -23,8 +30,27 @@ pub struct SourceStats {
     /// The largest page the server returned when it returned fewer records than asked and
     /// then more: it caps page sizes at about this.
     pub page_size_cap: Option<u64>,
-    /// Set when `max_pages` or `max_records` ended the source before the API did.
+    /// Set when `max_pages` or `max_records` ended a series before the API did.
     pub stopped_by: Option<Bound>,
+    /// With `for_each`: the parent records fanned out over (one request series each).
+    pub parents: Option<u64>,
+    /// Pages fetched ahead in parallel, once a first page stated the total.
+    pub parallel_pages: u64,
+}
+
+impl SourceStats {
+    fn add(&mut self, other: &SourceStats) {
+        self.pages += other.pages;
+        self.records += other.records;
+        self.counts.requests += other.counts.requests;
+        self.counts.retries += other.counts.retries;
+        self.counts.rate_limited += other.counts.rate_limited;
+        self.counts.waited += other.counts.waited;
+        self.counts.bytes += other.counts.bytes;
+        self.page_size_cap = self.page_size_cap.max(other.page_size_cap);
+        self.stopped_by = self.stopped_by.or(other.stopped_by);
+        self.parallel_pages += other.parallel_pages;
+    }
 }
 
 /// A configured bound that cut a source short.
@@ -43,132 +69,94 @@ impl std::fmt::Display for Bound {
     }
 }
 
-/// Runs sources: one HTTP client and one set of host rate limiters for a whole run.
-#[derive(Debug, Clone)]
+/// Runs sources: HTTP clients (one per TLS setup) and the host rate limiters, shared by a
+/// whole run.
+#[derive(Debug, Clone, Default)]
 pub struct Extractor {
-    client: HttpClient,
+    clients: Arc<Mutex<HashMap<Option<TlsMaterial>, HttpClient>>>,
     limiters: RateLimiters,
 }
 
+type Prefetch<'a> =
+    Pin<Box<dyn Stream<Item = (PageRequest, Result<(Fetched, RequestCounts), Error>)> + Send + 'a>>;
+
 impl Extractor {
     pub fn new() -> Result<Self, Error> {
-        Ok(Self {
-            client: HttpClient::new()?,
-            limiters: RateLimiters::new(),
-        })
+        let extractor = Self::default();
+        extractor.client(None)?;
+        Ok(extractor)
     }
 
-    /// Fetches every page of `source` and stages its records at `stage_path`.
+    fn client(&self, tls: Option<&TlsMaterial>) -> Result<HttpClient, Error> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(&tls.cloned()) {
+            return Ok(c.clone());
+        }
+        let client = HttpClient::new(tls)?;
+        clients.insert(tls.cloned(), client.clone());
+        Ok(client)
+    }
+
+    /// Fetches every page of `source` and stages its records at `stage_path`. A source with
+    /// `for_each` needs its parent's staged table.
     pub async fn run(
         &self,
         source: &SourceConfig,
         stage_path: &Path,
+        parent: Option<&StagedTable>,
     ) -> Result<(SourceStats, StagedTable), Error> {
         let started = tokio::time::Instant::now();
-        let limiter = self
-            .limiters
-            .for_origin(&source.origin(), source.rate_limit);
-        let mut paginator = pagination::paginator(&source.pagination);
-        let mut stage = StageWriter::create(stage_path, &source.name, source.flatten.clone())?;
+        let client = self.client(source.tls.as_ref())?;
+        let stage = Mutex::new(StageWriter::create(
+            stage_path,
+            &source.name,
+            source.flatten.clone(),
+        )?);
+        let runner = SeriesRunner {
+            client: &client,
+            limiters: &self.limiters,
+            source,
+            stage: &stage,
+        };
         let mut stats = SourceStats::default();
-        let mut positions = HashSet::new();
-        let mut previous: Option<(u64, u64)> = None; // (fingerprint, records) of the last page
-        let mut largest_page = 0u64;
-        loop {
-            let params = paginator.params();
-            if !positions.insert(params.clone()) {
-                return Err(Error::Loop {
-                    source_name: source.name.clone(),
-                    message: format!(
-                        "the paging came back to {} after {} pages; the API's paging does not \
-                         advance",
-                        paginator.position(),
-                        stats.pages
-                    ),
+        match (&source.for_each, parent) {
+            (None, _) => stats.add(&runner.run(None, source.concurrency > 1).await?),
+            (Some(each), Some(parent)) => {
+                let parents =
+                    ParentReader::open(parent, &source.name, each, &source.include_from_parent)?;
+                let mut seen = HashSet::new();
+                let dedupe = source.include_from_parent.is_empty();
+                let mut count = 0u64;
+                let wanted = parents.filter(|p| match p {
+                    Ok(p) if dedupe => seen.insert(p.key.clone()),
+                    _ => true,
+                });
+                let mut series = stream::iter(wanted)
+                    .map(|p| {
+                        let runner = &runner;
+                        async move { runner.run(Some(&p?), false).await }
+                    })
+                    .buffer_unordered(source.concurrency);
+                while let Some(result) = series.next().await {
+                    stats.add(&result?);
+                    count += 1;
+                }
+                stats.parents = Some(count);
+            }
+            (Some(each), None) => {
+                return Err(Error::Config {
+                    key: format!("sources.{}.for_each.source", source.name),
+                    message: format!("`{}` has not run before this source", each.source),
                 });
             }
-            let fetched = self
-                .client
-                .fetch(source, &limiter, &params, &mut stats.counts)
-                .await?;
-            let mut body = fetched.body;
-            let mut page =
-                records::take(&mut body, source.records.as_deref()).map_err(|message| {
-                    Error::Records {
-                        source_name: source.name.clone(),
-                        url: display_url(&source.url, &params),
-                        message,
-                    }
-                })?;
-            // `Some(true)`: records of this page were left out for `max_records`;
-            // `Some(false)`: the bound is reached exactly, more pages would exceed it.
-            let mut cut = None;
-            if let Some(max) = source.max_records {
-                let room = max.saturating_sub(stats.records);
-                if page.len() as u64 >= room {
-                    cut = Some(page.len() as u64 > room);
-                    page.truncate(room as usize);
-                }
-            }
-            let n = page.len() as u64;
-            let fingerprint = stage.prepare_page(page)?;
-            stats.pages += 1;
-            debug!(source = %source.name, page = stats.pages, records = n, at = %paginator.position(), "Fetched page.");
-
-            if let (Some((last, last_n)), Some(asked)) = (previous, paginator.page_size()) {
-                if n > 0 && last == fingerprint {
-                    if last_n < asked && largest_page > last_n {
-                        // The short last page again, after fuller pages: the API answers
-                        // positions past the end with its last page. The data is complete.
-                        debug!(source = %source.name, "The page after the last repeated it; done.");
-                        break;
-                    }
-                    return Err(Error::Loop {
-                        source_name: source.name.clone(),
-                        message: format!(
-                            "page {} ({}) holds the same {n} records as the page before: the \
-                             API ignores the paging parameters `{}`; check `pagination` (if \
-                             the API repeats its last page past the end, set `short_page: end`)",
-                            stats.pages,
-                            paginator.position(),
-                            params
-                                .iter()
-                                .map(|(k, _)| k.as_str())
-                                .collect::<Vec<_>>()
-                                .join("`, `"),
-                        ),
-                    });
-                }
-                if n > 0 && last_n < asked {
-                    stats.page_size_cap = Some(stats.page_size_cap.unwrap_or(0).max(last_n));
-                }
-            }
-            stage.commit_page()?;
-            stats.records += n;
-            largest_page = largest_page.max(n);
-            previous = Some((fingerprint, n));
-
-            let more = paginator.advance(&PageInfo {
-                records: n,
-                body: &body,
-            });
-            if let (Some(dropped), Some(max)) = (cut, source.max_records) {
-                if dropped || more {
-                    stats.stopped_by = Some(Bound::MaxRecords(max));
-                }
-                break;
-            }
-            if !more {
-                break;
-            }
-            if let Some(max) = source.max_pages {
-                if stats.pages >= max {
-                    stats.stopped_by = Some(Bound::MaxPages(max));
-                    break;
-                }
-            }
         }
-        let table = stage.finish()?;
+        let table = stage
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .finish()?;
         stats.elapsed = started.elapsed();
         if stats.records == 0 && !source.allow_empty {
             return Err(Error::Empty {
@@ -185,5 +173,433 @@ impl Extractor {
             "Source complete."
         );
         Ok((stats, table))
+    }
+}
+
+/// What one series needs; shared by the series of a `for_each` source.
+struct SeriesRunner<'a> {
+    client: &'a HttpClient,
+    limiters: &'a RateLimiters,
+    source: &'a SourceConfig,
+    stage: &'a Mutex<StageWriter>,
+}
+
+/// How a staged page compared with the one before.
+enum Verdict {
+    Staged,
+    /// The short last page again, after fuller pages: the API clamps positions past the end.
+    RepeatedLast,
+    /// The same records again: the API ignores the paging parameters.
+    Loop,
+}
+
+impl SeriesRunner<'_> {
+    /// One request series: the pages of the source, or of one parent record's request.
+    async fn run(&self, parent: Option<&ParentRef>, parallel: bool) -> Result<SourceStats, Error> {
+        let source = self.source;
+        let base_url = source
+            .url_for(parent.map(|p| p.key.as_str()))
+            .map_err(|message| self.request_error(&source.url, message))?;
+        let base_params: Vec<(String, String)> = source
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), fill_text(v, source, parent)))
+            .collect();
+        let base_body = source.body.clone().map(|b| fill_value(b, source, parent));
+        let mut paginator = pagination::paginator(&source.pagination);
+        let mut request = paginator.first();
+        let mut stats = SourceStats::default();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut previous: Option<(u64, u64)> = None; // (fingerprint, records) of the last page
+        let mut largest_page = 0u64;
+        let mut from = base_url.clone();
+        let mut prefetch: Option<Prefetch<'_>> = None;
+        loop {
+            let number = stats.pages + 1;
+            if let Some(first) = seen.insert(request.key(), number) {
+                return Err(Error::Loop {
+                    source_name: source.name.clone(),
+                    message: format!(
+                        "the paging came back to {} (asked for page {first}, again for page \
+                         {number}); the API's paging goes round in a circle",
+                        describe(&request)
+                    ),
+                });
+            }
+            let fetched = match self.take_prefetched(&mut prefetch, &request).await {
+                Some(result) => {
+                    let (fetched, counts) = result?;
+                    add_counts(&mut stats.counts, &counts);
+                    stats.parallel_pages += 1;
+                    fetched
+                }
+                None => {
+                    let target =
+                        self.target(&base_url, &base_params, base_body.as_ref(), &request, &from)?;
+                    self.client
+                        .fetch(source, self.limiters, &target, &mut stats.counts)
+                        .await?
+                }
+            };
+            let Fetched {
+                mut body,
+                headers,
+                url,
+            } = fetched;
+            let mut page =
+                records::take(&mut body, source.records.as_deref()).map_err(|message| {
+                    Error::Records {
+                        source_name: source.name.clone(),
+                        url: display_url(&url, &[]),
+                        message,
+                    }
+                })?;
+            if let Some(p) = parent {
+                include_parent(&mut page, p);
+            }
+            // `Some(true)`: records of this page were left out for `max_records`;
+            // `Some(false)`: the bound is reached exactly, more pages would exceed it.
+            let mut cut = None;
+            if let Some(max) = source.max_records {
+                let room = max.saturating_sub(stats.records);
+                if page.len() as u64 >= room {
+                    cut = Some(page.len() as u64 > room);
+                    page.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+                }
+            }
+            let n = page.len() as u64;
+            stats.pages += 1;
+            debug!(source = %source.name, page = stats.pages, records = n, at = %describe(&request), "Fetched page.");
+            let asked = paginator.page_size();
+            let (verdict, fingerprint) = self.stage_page(page, previous, largest_page, asked)?;
+            match verdict {
+                Verdict::Staged => {}
+                Verdict::RepeatedLast => {
+                    debug!(source = %source.name, "The page after the last repeated it; done.");
+                    break;
+                }
+                Verdict::Loop => {
+                    let names: Vec<String> = request
+                        .params
+                        .iter()
+                        .map(|(k, _)| format!("`{k}`"))
+                        .chain(request.body.iter().map(|(k, _)| format!("`{k}`")))
+                        .collect();
+                    let what = if names.is_empty() {
+                        "its next links".to_owned()
+                    } else {
+                        format!("the paging parameters {}", names.join(", "))
+                    };
+                    return Err(Error::Loop {
+                        source_name: source.name.clone(),
+                        message: format!(
+                            "page {} ({}) holds the same {n} records as the page before: the API \
+                             ignores {what}; check `pagination` (if the API repeats its last \
+                             page past the end, set `short_page: end`)",
+                            stats.pages,
+                            describe(&request),
+                        ),
+                    });
+                }
+            }
+            if let (Some((_, last_n)), Some(asked)) = (previous, asked) {
+                if n > 0 && last_n < asked {
+                    stats.page_size_cap = Some(stats.page_size_cap.unwrap_or(0).max(last_n));
+                }
+            }
+            stats.records += n;
+            largest_page = largest_page.max(n);
+            previous = Some((fingerprint, n));
+
+            let info = PageInfo {
+                records: n,
+                body: &body,
+                headers: &headers,
+                url: &url,
+            };
+            if parallel && stats.pages == 1 {
+                if let Some(predicted) = paginator.predict(&info).filter(|p| !p.is_empty()) {
+                    debug!(source = %source.name, pages = predicted.len(), "Fetching the remaining pages in parallel.");
+                    prefetch = Some(self.prefetch(
+                        predicted,
+                        &base_url,
+                        &base_params,
+                        base_body.as_ref(),
+                        &url,
+                    )?);
+                }
+            }
+            let next = paginator.next(&info).map_err(|message| Error::Records {
+                source_name: source.name.clone(),
+                url: display_url(&url, &[]),
+                message,
+            })?;
+            from = url.clone();
+            if let (Some(dropped), Some(max)) = (cut, source.max_records) {
+                if dropped || next.is_some() {
+                    stats.stopped_by = Some(Bound::MaxRecords(max));
+                }
+                break;
+            }
+            let Some(next) = next else { break };
+            if let Some(max) = source.max_pages {
+                if stats.pages >= max {
+                    stats.stopped_by = Some(Bound::MaxPages(max));
+                    break;
+                }
+            }
+            request = next;
+        }
+        Ok(stats)
+    }
+
+    fn lock_stage(&self) -> MutexGuard<'_, StageWriter> {
+        self.stage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Prepares the page, compares it with the one before, and stages it unless it repeats.
+    /// Under one lock: pages of concurrent series never interleave within a page.
+    fn stage_page(
+        &self,
+        page: Vec<Value>,
+        previous: Option<(u64, u64)>,
+        largest: u64,
+        asked: Option<u64>,
+    ) -> Result<(Verdict, u64), Error> {
+        let n = page.len() as u64;
+        let mut stage = self.lock_stage();
+        let fingerprint = stage.prepare_page(page)?;
+        if let Some((last, last_n)) = previous {
+            if n > 0 && last == fingerprint {
+                let verdict = if asked.is_some_and(|a| last_n < a) && largest > last_n {
+                    Verdict::RepeatedLast
+                } else {
+                    Verdict::Loop
+                };
+                return Ok((verdict, fingerprint));
+            }
+        }
+        stage.commit_page()?;
+        Ok((Verdict::Staged, fingerprint))
+    }
+
+    /// The result for `request` if it is the next prefetched one; a mismatch drops the
+    /// prefetch (the pages then continue one by one).
+    async fn take_prefetched(
+        &self,
+        prefetch: &mut Option<Prefetch<'_>>,
+        request: &PageRequest,
+    ) -> Option<Result<(Fetched, RequestCounts), Error>> {
+        let stream = prefetch.as_mut()?;
+        match stream.next().await {
+            Some((predicted, result)) if predicted == *request => Some(result),
+            _ => {
+                debug!(source = %self.source.name, "The pages did not go as predicted; going on one by one.");
+                *prefetch = None;
+                None
+            }
+        }
+    }
+
+    fn prefetch<'s>(
+        &'s self,
+        predicted: Vec<PageRequest>,
+        base_url: &Url,
+        base_params: &[(String, String)],
+        base_body: Option<&Value>,
+        from: &Url,
+    ) -> Result<Prefetch<'s>, Error> {
+        let targets = predicted
+            .into_iter()
+            .map(|r| Ok((self.target(base_url, base_params, base_body, &r, from)?, r)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let stream = stream::iter(targets)
+            .map(move |(target, request)| async move {
+                let mut counts = RequestCounts::default();
+                let result = self
+                    .client
+                    .fetch(self.source, self.limiters, &target, &mut counts)
+                    .await;
+                (request, result.map(|f| (f, counts)))
+            })
+            .buffered(self.source.concurrency);
+        Ok(Box::pin(stream))
+    }
+
+    /// Where a page request goes, and whether with credentials.
+    fn target(
+        &self,
+        base_url: &Url,
+        base_params: &[(String, String)],
+        base_body: Option<&Value>,
+        request: &PageRequest,
+        from: &Url,
+    ) -> Result<Target, Error> {
+        let mut body = base_body.cloned();
+        if !request.body.is_empty() {
+            let b = body.get_or_insert_with(|| Value::Object(Map::new()));
+            for (path, value) in &request.body {
+                set_path(b, path, value.clone());
+            }
+        }
+        match &request.url {
+            Some(url) => {
+                let credentials =
+                    self.source
+                        .credentials_for(from, url)
+                        .map_err(|why| Error::ForeignLink {
+                            source_name: self.source.name.clone(),
+                            message: format!("the next link {why}"),
+                        })?;
+                Ok(Target {
+                    url: url.clone(),
+                    params: Vec::new(),
+                    body,
+                    credentials,
+                })
+            }
+            None => {
+                let mut params = base_params.to_vec();
+                params.extend(request.params.iter().cloned());
+                Ok(Target {
+                    url: base_url.clone(),
+                    params,
+                    body,
+                    credentials: true,
+                })
+            }
+        }
+    }
+
+    fn request_error(&self, url: &Url, message: String) -> Error {
+        Error::Request {
+            source_name: self.source.name.clone(),
+            method: match self.source.method {
+                crate::Method::Get => "GET",
+                crate::Method::Post => "POST",
+            },
+            url: display_url(url, &[]),
+            message,
+        }
+    }
+}
+
+fn add_counts(total: &mut RequestCounts, more: &RequestCounts) {
+    total.requests += more.requests;
+    total.retries += more.retries;
+    total.rate_limited += more.rate_limited;
+    total.waited += more.waited;
+    total.bytes += more.bytes;
+}
+
+/// A page position as people read it: `` `cursor=c00` `` or the URL.
+fn describe(request: &PageRequest) -> String {
+    if let Some(url) = &request.url {
+        return format!("`{}`", display_url(url, &[]));
+    }
+    let parts: Vec<String> = request
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = if crate::config::is_sensitive_param(k) {
+                "***"
+            } else {
+                v.as_str()
+            };
+            format!("{k}={v}")
+        })
+        .chain(request.body.iter().map(|(k, v)| format!("{k}: {v}")))
+        .collect();
+    if parts.is_empty() {
+        "the first page".to_owned()
+    } else {
+        format!("`{}`", parts.join("&"))
+    }
+}
+
+/// `{key}` in a parameter value, filled from the parent record.
+fn fill_text(text: &str, source: &SourceConfig, parent: Option<&ParentRef>) -> String {
+    match (&source.for_each, parent) {
+        (Some(each), Some(p)) => text.replace(&format!("{{{}}}", each.key), &p.key),
+        _ => text.to_owned(),
+    }
+}
+
+/// `{key}` in the body: a string that is only the placeholder takes the parent's value with
+/// its type (a number stays a number); inside longer strings it is replaced as text.
+fn fill_value(value: Value, source: &SourceConfig, parent: Option<&ParentRef>) -> Value {
+    let (Some(each), Some(p)) = (&source.for_each, parent) else {
+        return value;
+    };
+    let placeholder = format!("{{{}}}", each.key);
+    match value {
+        Value::String(s) if s == placeholder => p.raw.clone(),
+        Value::String(s) => Value::String(s.replace(&placeholder, &p.key)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| fill_value(v, source, parent))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, fill_value(v, source, parent)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Sets `value` at a dotted path, creating objects on the way.
+fn set_path(target: &mut Value, path: &str, value: Value) {
+    let mut at = target;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !at.is_object() {
+            *at = Value::Object(Map::new());
+        }
+        let Value::Object(map) = at else { return };
+        if parts.peek().is_none() {
+            map.insert(part.to_owned(), value);
+            return;
+        }
+        at = map
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+fn include_parent(page: &mut [Value], parent: &ParentRef) {
+    if parent.include.is_empty() {
+        return;
+    }
+    for record in page.iter_mut() {
+        if !record.is_object() {
+            let mut map = Map::new();
+            map.insert("value".into(), record.take());
+            *record = Value::Object(map);
+        }
+        if let Value::Object(map) = record {
+            for (column, value) in &parent.include {
+                map.insert(column.clone(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn set_path_builds_objects() {
+        let mut v = json!({"q": "x"});
+        set_path(&mut v, "page.offset", json!(100));
+        set_path(&mut v, "page.limit", json!(10));
+        assert_eq!(v, json!({"q": "x", "page": {"offset": 100, "limit": 10}}));
     }
 }

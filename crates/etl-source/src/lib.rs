@@ -16,6 +16,7 @@ mod duration;
 mod error;
 mod extract;
 mod pagination;
+mod parents;
 mod ratelimit;
 mod records;
 mod retry;
@@ -24,13 +25,16 @@ mod spec;
 mod stage;
 
 pub use client::RequestCounts;
-pub use config::{DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy, SourceConfig, build};
+pub use config::{
+    DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy, SourceConfig, TlsMaterial, build,
+};
 pub use duration::HumanDuration;
 pub use error::Error;
 pub use extract::{Bound, Extractor, SourceStats};
 pub use secret::{Secret, redact};
 pub use spec::{
-    AuthSpec, FlattenOptionsSpec, FlattenSpec, HttpSpec, Method, OffsetSpec, PageSpec,
-    PaginationSpec, RateLimitSpec, RetrySpec, ShortPage, SourceSpec,
+    AuthSpec, CursorSpec, FlattenOptionsSpec, FlattenSpec, ForEachSpec, HttpSpec, LinkHeaderSpec,
+    Method, NextUrlSpec, OffsetSpec, PageSpec, PaginationSpec, RateLimitSpec, RetrySpec, ShortPage,
+    SourceSpec, TlsSpec,
 };
 pub use stage::{FieldType, StageWriter, StagedTable};

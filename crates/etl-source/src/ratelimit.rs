@@ -20,10 +20,6 @@ pub(crate) struct RateLimiters {
 }
 
 impl RateLimiters {
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
     /// The limiter of `origin`, created on first use. When sources of one host set different
     /// budgets, the strictest applies to all of them.
     pub(crate) fn for_origin(
@@ -180,7 +176,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn paces_requests_at_the_budget() {
-        let limiters = RateLimiters::new();
+        let limiters = RateLimiters::default();
         let l = limiters.for_origin("http://h", Some(spec(10, 1000, None)));
         let start = Instant::now();
         for _ in 0..11 {
@@ -192,7 +188,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bursts_go_at_once() {
-        let l = RateLimiters::new().for_origin("http://h", Some(spec(10, 1000, Some(5))));
+        let l = RateLimiters::default().for_origin("http://h", Some(spec(10, 1000, Some(5))));
         let start = Instant::now();
         for _ in 0..5 {
             l.acquire().await;
@@ -204,7 +200,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_request_to_the_host() {
-        let limiters = RateLimiters::new();
+        let limiters = RateLimiters::default();
         let a = limiters.for_origin("http://h", None);
         let b = limiters.for_origin("http://h", None);
         let other = limiters.for_origin("http://other", None);
@@ -217,7 +213,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_strictest_budget_of_a_host_wins() {
-        let limiters = RateLimiters::new();
+        let limiters = RateLimiters::default();
         limiters.for_origin("http://h", Some(spec(100, 1000, None)));
         let l = limiters.for_origin("http://h", Some(spec(2, 1000, None)));
         let start = Instant::now();

@@ -34,6 +34,39 @@ pub struct HttpSpec {
     /// The longest single wait a server may impose (`Retry-After`, rate-limit resets)
     /// before the run fails instead. Default `15m`.
     pub max_wait: Option<HumanDuration>,
+    /// Other hosts (`api2.example.com`, `cdn.example.com:8443`) trusted with credentials
+    /// when a next link or redirect leads there.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Follow next links and redirects to other origins, without credentials. Default
+    /// `false`: such a link fails the source.
+    pub follow_foreign_links: Option<bool>,
+    /// TLS settings: a private CA, a client certificate.
+    pub tls: Option<TlsSpec>,
+    /// Requests of one source in flight at once (parent/child fan-out, parallel pages).
+    /// Default 4.
+    pub concurrency: Option<u32>,
+}
+
+/// `tls: { ca_file, client_cert, client_key }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TlsSpec {
+    /// PEM file of CA certificates trusted in addition to the system's.
+    pub ca_file: Option<String>,
+    /// PEM file of the client certificate (chain), for mutual TLS.
+    pub client_cert: Option<String>,
+    /// PEM file of the client certificate's private key.
+    pub client_key: Option<String>,
+}
+
+/// `for_each: { source, key }`: one request series per record of another source.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ForEachSpec {
+    /// The parent source.
+    pub source: String,
+    /// The parent field whose value fills `{key}` in `endpoint`, `params` and `body`.
+    pub key: String,
 }
 
 /// One entry of `sources`.
@@ -69,6 +102,19 @@ pub struct SourceSpec {
     pub records: Option<String>,
     /// Overrides `http.max_wait`.
     pub max_wait: Option<HumanDuration>,
+    /// Overrides `http.allowed_hosts`.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Overrides `http.follow_foreign_links`.
+    pub follow_foreign_links: Option<bool>,
+    /// Overrides `http.tls`.
+    pub tls: Option<TlsSpec>,
+    /// Overrides `http.concurrency`.
+    pub concurrency: Option<u32>,
+    /// One request series per record of another source: `{ source: posts, key: id }`.
+    pub for_each: Option<ForEachSpec>,
+    /// Parent fields copied into each child record as `_{parent}_{field}`.
+    #[serde(default)]
+    pub include_from_parent: Vec<String>,
     /// Nested objects become `parent__child` columns: `true` (default), `false`, or
     /// `{ separator, max_depth }`.
     pub flatten: Option<FlattenSpec>,
@@ -90,7 +136,7 @@ pub enum Method {
     Post,
 }
 
-/// `auth`: one of `bearer`, `api_key`, `basic`.
+/// `auth`: one of `bearer`, `api_key`, `basic`, `oauth2_client_credentials`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthSpec {
@@ -114,6 +160,17 @@ pub enum AuthSpec {
         username: String,
         /// Password, usually `${API_PASSWORD}`.
         password: Secret,
+    },
+    /// OAuth2 client credentials: a token from `token_url`, cached and refreshed.
+    Oauth2ClientCredentials {
+        /// The token endpoint, e.g. `https://auth.example.com/oauth/token`.
+        token_url: String,
+        /// Client id.
+        client_id: String,
+        /// Client secret, usually `${CLIENT_SECRET}`.
+        client_secret: Secret,
+        /// Scopes asked for, space-separated.
+        scope: Option<String>,
     },
 }
 
@@ -149,7 +206,7 @@ pub struct RetrySpec {
     pub max_elapsed: Option<HumanDuration>,
 }
 
-/// `pagination`: one of `offset`, `page`, `none`.
+/// `pagination`: one of `offset`, `page`, `cursor`, `next_url`, `link_header`, `none`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PaginationSpec {
@@ -157,9 +214,51 @@ pub enum PaginationSpec {
     Offset(OffsetSpec),
     /// `?page=1&per_page=100`, then `page=2`, ...
     Page(PageSpec),
+    /// A cursor from each response, sent back for the next page.
+    Cursor(CursorSpec),
+    /// A next-page URL from each response body.
+    NextUrl(NextUrlSpec),
+    /// RFC 8288 `Link: <...>; rel="next"` headers.
+    LinkHeader(LinkHeaderSpec),
     /// One request.
     None {},
 }
+
+/// `pagination: { type: cursor, ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct CursorSpec {
+    /// Query parameter the cursor is sent in (default `cursor`).
+    #[serde(default = "default_cursor_param")]
+    pub cursor_param: String,
+    /// Dotted path of the next cursor in the response body (default `next_cursor`).
+    #[serde(default = "default_cursor_path")]
+    pub cursor_path: String,
+    /// Query parameter of the page size, if the API takes one.
+    pub limit_param: Option<String>,
+    /// Records asked per page, sent in `limit_param` (default 100 when `limit_param` is set).
+    pub page_size: Option<u64>,
+    /// Dotted path of a boolean saying whether more pages follow.
+    pub has_more_path: Option<String>,
+    /// Put the cursor in the JSON body at this dotted path instead of a query parameter.
+    pub cursor_body_path: Option<String>,
+    /// Put the page size in the JSON body at this dotted path instead of a query parameter.
+    pub limit_body_path: Option<String>,
+}
+
+/// `pagination: { type: next_url, ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct NextUrlSpec {
+    /// Dotted path of the next page's URL (absolute or relative) in the body (default `next`).
+    #[serde(default = "default_next_url_path")]
+    pub next_url_path: String,
+}
+
+/// `pagination: { type: link_header }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct LinkHeaderSpec {}
 
 /// What a page with fewer records than asked means.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -188,8 +287,13 @@ pub struct OffsetSpec {
     /// First offset (default 0).
     #[serde(default)]
     pub start: u64,
-    /// Dotted path of the total record count in the response body; reaching it ends the source.
+    /// Dotted path of the total record count in the response body; reaching it ends the
+    /// source, and lets the remaining pages be fetched in parallel.
     pub total_path: Option<String>,
+    /// Put the offset in the JSON body at this dotted path instead of a query parameter.
+    pub offset_body_path: Option<String>,
+    /// Put the page size in the JSON body at this dotted path instead of a query parameter.
+    pub limit_body_path: Option<String>,
     /// `confirm` (default) or `end`.
     #[serde(default)]
     pub short_page: ShortPage,
@@ -211,8 +315,13 @@ pub struct PageSpec {
     /// Number of the first page (default 1).
     #[serde(default = "default_first_page")]
     pub first_page: u64,
-    /// Dotted path of the page count in the response body; reaching it ends the source.
+    /// Dotted path of the page count in the response body; reaching it ends the source, and
+    /// lets the remaining pages be fetched in parallel.
     pub total_pages_path: Option<String>,
+    /// Put the page number in the JSON body at this dotted path instead of a query parameter.
+    pub page_body_path: Option<String>,
+    /// Put the page size in the JSON body at this dotted path instead of a query parameter.
+    pub size_body_path: Option<String>,
     /// `confirm` (default) or `end`.
     #[serde(default)]
     pub short_page: ShortPage,
@@ -229,6 +338,15 @@ fn default_page_param() -> String {
 }
 fn default_size_param() -> String {
     "per_page".into()
+}
+fn default_cursor_param() -> String {
+    "cursor".into()
+}
+fn default_cursor_path() -> String {
+    "next_cursor".into()
+}
+fn default_next_url_path() -> String {
+    "next".into()
 }
 fn default_page_size() -> u64 {
     100

@@ -63,4 +63,11 @@ impl ApiKey {
     pub(crate) fn secret(&self) -> &Secret {
         &self.key
     }
+
+    pub(crate) fn query_param(&self) -> Option<&str> {
+        match &self.place {
+            Place::Query(name) => Some(name),
+            Place::Header(_) => None,
+        }
+    }
 }

@@ -1,4 +1,4 @@
-use super::{PageInfo, Paginator, number_at};
+use super::{PageInfo, PageRequest, Paginator, number_at};
 use crate::spec::{OffsetSpec, ShortPage};
 
 /// `pagination: { type: offset }`: `?offset=0&limit=100`, then the offset plus the records
@@ -14,44 +14,70 @@ impl Offset {
         let offset = spec.start;
         Self { spec, offset }
     }
+
+    fn request(&self, offset: u64) -> PageRequest {
+        let s = &self.spec;
+        PageRequest::default()
+            .with(PageRequest::param(
+                &s.offset_param,
+                s.offset_body_path.as_ref(),
+                offset,
+            ))
+            .with(PageRequest::param(
+                &s.limit_param,
+                s.limit_body_path.as_ref(),
+                s.page_size,
+            ))
+    }
 }
 
 impl Paginator for Offset {
-    fn params(&self) -> Vec<(String, String)> {
-        vec![
-            (self.spec.offset_param.clone(), self.offset.to_string()),
-            (
-                self.spec.limit_param.clone(),
-                self.spec.page_size.to_string(),
-            ),
-        ]
+    fn first(&mut self) -> PageRequest {
+        self.request(self.offset)
+    }
+
+    fn next(&mut self, page: &PageInfo<'_>) -> Result<Option<PageRequest>, String> {
+        if page.records == 0 {
+            return Ok(None);
+        }
+        self.offset += page.records;
+        if let Some(total) = number_at(page.body, self.spec.total_path.as_deref()) {
+            if self.offset >= total {
+                return Ok(None);
+            }
+        }
+        if page.records < self.spec.page_size && self.spec.short_page == ShortPage::End {
+            return Ok(None);
+        }
+        Ok(Some(self.request(self.offset)))
     }
 
     fn page_size(&self) -> Option<u64> {
         Some(self.spec.page_size)
     }
 
-    fn advance(&mut self, page: &PageInfo<'_>) -> bool {
-        if page.records == 0 {
-            return false;
+    fn predict(&self, first: &PageInfo<'_>) -> Option<Vec<PageRequest>> {
+        let total = number_at(first.body, self.spec.total_path.as_deref())?;
+        // The first page shows the page size the server really serves.
+        let step = first.records;
+        if step == 0 {
+            return None;
         }
-        self.offset += page.records;
-        if let Some(total) = number_at(page.body, self.spec.total_path.as_deref()) {
-            if self.offset >= total {
-                return false;
-            }
-        }
-        !(page.records < self.spec.page_size && self.spec.short_page == ShortPage::End)
-    }
-
-    fn position(&self) -> String {
-        format!("{} {}", self.spec.offset_param, self.offset)
+        let start = self.spec.start + step;
+        Some(
+            (start..total)
+                .step_by(usize::try_from(step).ok()?)
+                .map(|o| self.request(o))
+                .collect(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::HeaderMap;
     use serde_json::{Value, json};
+    use url::Url;
 
     use super::*;
 
@@ -62,6 +88,8 @@ mod tests {
             page_size: 100,
             start: 0,
             total_path: total_path.map(str::to_owned),
+            offset_body_path: None,
+            limit_body_path: None,
             short_page,
         }
     }
@@ -69,17 +97,25 @@ mod tests {
     /// Pages a server of `total` records capping pages at `cap` would serve; returns the
     /// offsets asked.
     fn walk(mut p: Offset, total: u64, cap: u64, body: &Value) -> Vec<u64> {
-        let mut asked = Vec::new();
-        loop {
+        let (headers, url) = (HeaderMap::new(), Url::parse("http://h/").unwrap());
+        let mut asked = vec![];
+        let mut request = Some(p.first());
+        while request.is_some() {
             asked.push(p.offset);
             let records = total
                 .saturating_sub(p.offset)
                 .min(cap)
                 .min(p.spec.page_size);
-            if !p.advance(&PageInfo { records, body }) {
-                return asked;
-            }
+            request = p
+                .next(&PageInfo {
+                    records,
+                    body,
+                    headers: &headers,
+                    url: &url,
+                })
+                .unwrap();
         }
+        asked
     }
 
     #[test]
@@ -105,14 +141,43 @@ mod tests {
     }
 
     #[test]
-    fn a_stated_total_ends_without_an_empty_page() {
-        let body = json!({"meta": {"total": 200}});
+    fn a_stated_total_ends_without_an_empty_page_and_predicts_the_rest() {
+        let body = json!({"meta": {"total": 250}});
+        let p = Offset::new(spec(ShortPage::Confirm, Some("meta.total")));
         let asked = walk(
             Offset::new(spec(ShortPage::Confirm, Some("meta.total"))),
-            200,
+            250,
             1000,
             &body,
         );
-        assert_eq!(asked, vec![0, 100]);
+        assert_eq!(asked, vec![0, 100, 200]);
+        let (headers, url) = (HeaderMap::new(), Url::parse("http://h/").unwrap());
+        // A server capping at 30: the prediction follows the records received.
+        let predicted = p
+            .predict(&PageInfo {
+                records: 30,
+                body: &body,
+                headers: &headers,
+                url: &url,
+            })
+            .unwrap();
+        assert_eq!(predicted.len(), 8);
+        assert_eq!(
+            predicted[0].params[0],
+            ("_start".to_owned(), "30".to_owned())
+        );
+        assert_eq!(
+            predicted[7].params[0],
+            ("_start".to_owned(), "240".to_owned())
+        );
+    }
+
+    #[test]
+    fn values_go_in_the_body_when_asked() {
+        let mut s = spec(ShortPage::Confirm, None);
+        s.offset_body_path = Some("page.offset".into());
+        let r = Offset::new(s).first();
+        assert_eq!(r.body, vec![("page.offset".to_owned(), json!(0))]);
+        assert_eq!(r.params, vec![("_limit".to_owned(), "100".to_owned())]);
     }
 }

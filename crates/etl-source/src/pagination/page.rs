@@ -1,4 +1,4 @@
-use super::{PageInfo, Paginator, number_at};
+use super::{PageInfo, PageRequest, Paginator, number_at};
 use crate::spec::{PageSpec, ShortPage};
 
 /// `pagination: { type: page }`: `?page=1&per_page=100`, then `page=2`, ...
@@ -13,45 +13,63 @@ impl Page {
         let page = spec.first_page;
         Self { spec, page }
     }
+
+    fn request(&self, page: u64) -> PageRequest {
+        let s = &self.spec;
+        PageRequest::default()
+            .with(PageRequest::param(
+                &s.page_param,
+                s.page_body_path.as_ref(),
+                page,
+            ))
+            .with(PageRequest::param(
+                &s.size_param,
+                s.size_body_path.as_ref(),
+                s.page_size,
+            ))
+    }
+
+    /// The number of the last page, when the body states the page count.
+    fn last(&self, page: &PageInfo<'_>) -> Option<u64> {
+        let pages = number_at(page.body, self.spec.total_pages_path.as_deref())?;
+        Some((self.spec.first_page + pages).saturating_sub(1))
+    }
 }
 
 impl Paginator for Page {
-    fn params(&self) -> Vec<(String, String)> {
-        vec![
-            (self.spec.page_param.clone(), self.page.to_string()),
-            (
-                self.spec.size_param.clone(),
-                self.spec.page_size.to_string(),
-            ),
-        ]
+    fn first(&mut self) -> PageRequest {
+        self.request(self.page)
+    }
+
+    fn next(&mut self, page: &PageInfo<'_>) -> Result<Option<PageRequest>, String> {
+        if page.records == 0 {
+            return Ok(None);
+        }
+        if self.last(page).is_some_and(|last| self.page >= last) {
+            return Ok(None);
+        }
+        self.page += 1;
+        if page.records < self.spec.page_size && self.spec.short_page == ShortPage::End {
+            return Ok(None);
+        }
+        Ok(Some(self.request(self.page)))
     }
 
     fn page_size(&self) -> Option<u64> {
         Some(self.spec.page_size)
     }
 
-    fn advance(&mut self, page: &PageInfo<'_>) -> bool {
-        if page.records == 0 {
-            return false;
-        }
-        if let Some(pages) = number_at(page.body, self.spec.total_pages_path.as_deref()) {
-            // Page numbers count from `first_page`: the last is `first_page + pages - 1`.
-            if self.page + 1 >= self.spec.first_page + pages {
-                return false;
-            }
-        }
-        self.page += 1;
-        !(page.records < self.spec.page_size && self.spec.short_page == ShortPage::End)
-    }
-
-    fn position(&self) -> String {
-        format!("{} {}", self.spec.page_param, self.page)
+    fn predict(&self, first: &PageInfo<'_>) -> Option<Vec<PageRequest>> {
+        let last = self.last(first)?;
+        Some((self.page + 1..=last).map(|p| self.request(p)).collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::HeaderMap;
     use serde_json::json;
+    use url::Url;
 
     use super::*;
 
@@ -62,40 +80,58 @@ mod tests {
             page_size: 10,
             first_page,
             total_pages_path: total_pages_path.map(str::to_owned),
+            page_body_path: None,
+            size_body_path: None,
             short_page: ShortPage::Confirm,
         }
     }
 
     #[test]
     fn counts_pages_until_an_empty_one() {
+        let (headers, url, body) = (
+            HeaderMap::new(),
+            Url::parse("http://h/").unwrap(),
+            json!([]),
+        );
+        let info = |records| PageInfo {
+            records,
+            body: &body,
+            headers: &headers,
+            url: &url,
+        };
         let mut p = Page::new(spec(0, None));
-        let body = json!([]);
-        let mut asked = vec![p.page];
+        let mut asked = vec![p.first().params[0].1.clone()];
         for records in [10, 10, 3] {
-            assert!(p.advance(&PageInfo {
-                records,
-                body: &body
-            }));
-            asked.push(p.page);
+            asked.push(p.next(&info(records)).unwrap().unwrap().params[0].1.clone());
         }
-        assert!(!p.advance(&PageInfo {
-            records: 0,
-            body: &body
-        }));
-        assert_eq!(asked, vec![0, 1, 2, 3]);
+        assert!(p.next(&info(0)).unwrap().is_none());
+        assert_eq!(asked, ["0", "1", "2", "3"]);
     }
 
     #[test]
-    fn a_stated_page_count_ends_it() {
-        let body = json!({"total_pages": 2});
+    fn a_stated_page_count_ends_it_and_predicts_the_rest() {
+        let (headers, url, body) = (
+            HeaderMap::new(),
+            Url::parse("http://h/").unwrap(),
+            json!({"total_pages": 3}),
+        );
+        let info = PageInfo {
+            records: 10,
+            body: &body,
+            headers: &headers,
+            url: &url,
+        };
         let mut p = Page::new(spec(1, Some("total_pages")));
-        assert!(p.advance(&PageInfo {
-            records: 10,
-            body: &body
-        }));
-        assert!(!p.advance(&PageInfo {
-            records: 10,
-            body: &body
-        }));
+        p.first();
+        let predicted: Vec<String> = p
+            .predict(&info)
+            .unwrap()
+            .iter()
+            .map(|r| r.params[0].1.clone())
+            .collect();
+        assert_eq!(predicted, ["2", "3"]);
+        assert!(p.next(&info).unwrap().is_some());
+        assert!(p.next(&info).unwrap().is_some());
+        assert!(p.next(&info).unwrap().is_none());
     }
 }
