@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo build test check fmt fmt-check clippy doc install clean
+.PHONY: demo build test check fmt fmt-check clippy doc install bench clean
 
 demo: build
 	./scripts/demo.sh
@@ -27,6 +27,9 @@ doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
 
 check: fmt-check clippy test doc
+
+bench: build
+	./scripts/bench.sh
 
 install:
 	$(CARGO) install --locked --path crates/etl-runner

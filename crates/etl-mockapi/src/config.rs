@@ -29,6 +29,8 @@ pub struct MockConfig {
     pub foreign_links: Option<String>,
     /// Require OAuth2 client-credentials tokens from `POST /oauth/token`.
     pub oauth2: Option<OAuth2Mock>,
+    /// Serve https with this certificate (and require client certificates if it says so).
+    pub tls: Option<TlsServer>,
 }
 
 /// How `/cursor/...` cursors advance.
@@ -41,6 +43,16 @@ pub enum CursorMode {
     Stuck,
     /// Cursors go A, B, then A again.
     Cycle,
+}
+
+/// The TLS setup of an https mock, in PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsServer {
+    /// The server certificate, then its chain.
+    pub cert_chain_pem: String,
+    pub key_pem: String,
+    /// Require client certificates issued by these CAs (mutual TLS).
+    pub client_ca_pem: Option<String>,
 }
 
 /// The OAuth2 client-credentials server.

@@ -4,8 +4,7 @@
 
 use std::io;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -82,7 +81,11 @@ impl Response {
         head.into_bytes()
     }
 
-    pub(crate) async fn write(&self, stream: &mut TcpStream, keep_alive: bool) -> io::Result<()> {
+    pub(crate) async fn write(
+        &self,
+        stream: &mut (impl AsyncWrite + Unpin),
+        keep_alive: bool,
+    ) -> io::Result<()> {
         let mut out = self.head(keep_alive);
         out.extend_from_slice(&self.body);
         stream.write_all(&out).await?;
@@ -90,7 +93,10 @@ impl Response {
     }
 
     /// Announces the whole body, sends half of it and stops: the client sees a truncated body.
-    pub(crate) async fn write_truncated(&self, stream: &mut TcpStream) -> io::Result<()> {
+    pub(crate) async fn write_truncated(
+        &self,
+        stream: &mut (impl AsyncWrite + Unpin),
+    ) -> io::Result<()> {
         let mut out = self.head(false);
         out.extend_from_slice(&self.body[..self.body.len() / 2]);
         stream.write_all(&out).await?;
@@ -116,7 +122,7 @@ fn reason(status: u16) -> &'static str {
 
 /// Reads one request; `Ok(None)` when the client closed the connection between requests.
 pub(crate) async fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin),
     buf: &mut Vec<u8>,
 ) -> io::Result<Option<Request>> {
     loop {
@@ -210,7 +216,7 @@ fn head(parsed: &httparse::Request<'_, '_>) -> io::Result<(Request, usize)> {
 async fn read_body(
     content_length: usize,
     buf: &mut Vec<u8>,
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin),
 ) -> io::Result<Vec<u8>> {
     while buf.len() < content_length {
         let mut chunk = [0u8; 8192];

@@ -21,7 +21,9 @@ mod server;
 mod stats;
 mod styles;
 
-pub use config::{AuthRequirement, CursorMode, Faults, MockConfig, OAuth2Mock, RateLimit};
+pub use config::{
+    AuthRequirement, CursorMode, Faults, MockConfig, OAuth2Mock, RateLimit, TlsServer,
+};
 pub use data::Dataset;
 pub use server::MockServer;
 pub use stats::Stats;

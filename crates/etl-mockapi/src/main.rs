@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use etl_mockapi::{
     AuthRequirement, CursorMode, Dataset, Faults, MockConfig, MockServer, OAuth2Mock, RateLimit,
+    TlsServer,
 };
 
 /// A local REST API over fixture data, for etl's tests, demo and benchmarks, and as a sandbox
@@ -75,6 +76,15 @@ struct Args {
     /// Require OAuth2 client-credentials tokens from `POST /oauth/token`, as `ID:SECRET`.
     #[arg(long, value_name = "ID:SECRET")]
     oauth2_client: Option<String>,
+    /// Serve https with this PEM certificate (chain); needs `--tls-key`.
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates issued by the CAs in this PEM file (mutual TLS).
+    #[arg(long, value_name = "PEM")]
+    tls_client_ca: Option<PathBuf>,
     /// Lifetime of OAuth2 tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     oauth2_expires_in: u64,
@@ -140,6 +150,24 @@ fn main() -> Result<()> {
         },
         absolute_links: args.absolute_links,
         foreign_links: args.foreign_links.clone(),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsServer {
+                cert_chain_pem: std::fs::read_to_string(cert)
+                    .with_context(|| format!("cannot read `{}`", cert.display()))?,
+                key_pem: std::fs::read_to_string(key)
+                    .with_context(|| format!("cannot read `{}`", key.display()))?,
+                client_ca_pem: args
+                    .tls_client_ca
+                    .as_ref()
+                    .map(|ca| {
+                        std::fs::read_to_string(ca)
+                            .with_context(|| format!("cannot read `{}`", ca.display()))
+                    })
+                    .transpose()?,
+            }),
+            (None, None) => None,
+            _ => bail!("`--tls-cert` and `--tls-key` go together"),
+        },
         oauth2: match &args.oauth2_client {
             Some(pair) => {
                 let (client_id, client_secret) = pair

@@ -3,11 +3,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
-use crate::config::MockConfig;
+use crate::config::{MockConfig, TlsServer};
 use crate::data::Dataset;
 use crate::faults::{self, Fault};
 use crate::http::{self, Response};
@@ -24,6 +26,7 @@ struct Shared {
 /// A running mock API on its own thread and tokio runtime; stopped when dropped.
 pub struct MockServer {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -48,6 +51,15 @@ impl MockServer {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let acceptor = match &config.tls {
+            Some(tls) => Some(tls_acceptor(tls)?),
+            None => None,
+        };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let shared = Arc::new(Shared {
             config,
             data,
@@ -73,7 +85,7 @@ impl MockServer {
                         }
                     };
                     tokio::select! {
-                        () = accept_loop(listener, serving) => {}
+                        () = accept_loop(listener, serving, acceptor) => {}
                         _ = stop => {}
                     }
                 });
@@ -81,6 +93,7 @@ impl MockServer {
             })?;
         Ok(Self {
             addr,
+            scheme,
             shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -92,9 +105,9 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// What it has served so far.
@@ -123,12 +136,28 @@ impl Drop for MockServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+                let shared = Arc::clone(&shared);
+                match tls.clone() {
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            match acceptor.accept(stream).await {
+                                Ok(tls_stream) => serve_connection(tls_stream, shared).await,
+                                Err(e) => {
+                                    debug!(error = %e, "TLS handshake failed.");
+                                    shared.recorder.tls_failure();
+                                }
+                            }
+                        });
+                    }
+                    None => {
+                        tokio::spawn(serve_connection(stream, shared));
+                    }
+                }
             }
             Err(e) => {
                 debug!(error = %e, "Accept failed.");
@@ -138,7 +167,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, shared: Arc<Shared>) {
     let mut buf = Vec::new();
     loop {
         let request = match http::read_request(&mut stream, &mut buf).await {
@@ -199,4 +228,39 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     }
+}
+
+fn tls_acceptor(tls: &TlsServer) -> io::Result<TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |what: &str, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"))
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.cert_chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid("server certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
+        .map_err(|e| invalid("server key", &e))?;
+    let builder = rustls::ServerConfig::builder();
+    let builder = match &tls.client_ca_pem {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots
+                    .add(cert.map_err(|e| invalid("client CA", &e))?)
+                    .map_err(|e| invalid("client CA", &e))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .map_err(|e| invalid("client CA", &e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid("server certificate", &e))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

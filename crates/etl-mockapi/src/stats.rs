@@ -27,6 +27,8 @@ pub struct Stats {
     pub proxied: u64,
     /// OAuth2 tokens issued by `POST /oauth/token`.
     pub tokens_issued: u64,
+    /// TLS handshakes that failed (an untrusted or missing client certificate, say).
+    pub tls_failures: u64,
 }
 
 impl Stats {
@@ -66,6 +68,10 @@ impl Recorder {
         let mut s = self.lock();
         *s.by_status.entry(status).or_default() += 1;
         s.items_served += items as u64;
+    }
+
+    pub(crate) fn tls_failure(&self) {
+        self.lock().tls_failures += 1;
     }
 
     pub(crate) fn fault(&self, kind: &str) {

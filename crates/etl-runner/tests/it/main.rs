@@ -5,6 +5,7 @@
 mod e2e;
 mod recipes;
 mod shapes;
+mod tls;
 mod validate;
 
 use std::collections::HashMap;
@@ -70,6 +71,18 @@ pub(crate) fn etl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.env_remove("RUST_LOG").env_remove("API_BASE_URL");
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        cmd.env_remove(proxy);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

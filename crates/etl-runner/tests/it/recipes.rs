@@ -12,7 +12,7 @@ fn yaml_blocks(markdown: &str) -> Vec<(String, String)> {
     let mut lines = markdown.lines();
     while let Some(line) = lines.next() {
         if let Some(h) = line.strip_prefix("## ") {
-            heading = h.to_owned();
+            h.clone_into(&mut heading);
         } else if line.trim() == "```yaml" {
             let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
             blocks.push((heading.clone(), body.join("\n") + "\n"));
@@ -25,8 +25,16 @@ fn yaml_blocks(markdown: &str) -> Vec<(String, String)> {
 fn every_pagination_recipe_fetches_every_comment_once() {
     let doc = std::fs::read_to_string(repo().join("docs/pagination.md")).unwrap();
     let recipes = yaml_blocks(&doc);
-    assert_eq!(recipes.len(), 8, "{:?}", recipes.iter().map(|(h, _)| h).collect::<Vec<_>>());
-    let capped = mock(MockConfig { max_page_size: Some(30), ..MockConfig::default() });
+    assert_eq!(
+        recipes.len(),
+        8,
+        "{:?}",
+        recipes.iter().map(|(h, _)| h).collect::<Vec<_>>()
+    );
+    let capped = mock(MockConfig {
+        max_page_size: Some(30),
+        ..MockConfig::default()
+    });
     let oauth = mock(MockConfig {
         oauth2: Some(OAuth2Mock {
             client_id: "etl".into(),
@@ -37,10 +45,18 @@ fn every_pagination_recipe_fetches_every_comment_once() {
         ..MockConfig::default()
     });
     for (heading, yaml) in recipes {
-        let api = if heading.contains("OAuth2") { &oauth } else { &capped };
+        let api = if heading.contains("OAuth2") {
+            &oauth
+        } else {
+            &capped
+        };
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("recipe.yaml"), &yaml).unwrap();
-        let out = etl(dir.path(), &["run", "recipe.yaml"], &[("API_BASE_URL", &api.url())]);
+        let out = etl(
+            dir.path(),
+            &["run", "recipe.yaml"],
+            &[("API_BASE_URL", &api.url())],
+        );
         assert_eq!(out.code, 0, "{heading}: {out:?}");
         let written = crate::files(&dir.path().join("out"));
         assert_eq!(written.len(), 1, "{heading}");
