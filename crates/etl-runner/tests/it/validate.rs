@@ -58,3 +58,19 @@ fn usage_errors_exit_2() {
         out.stderr
     );
 }
+
+#[test]
+fn for_each_mistakes_are_reported_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "version: 1\nhttp: { base_url: \"http://127.0.0.1:9\" }\nsources:\n  posts: { endpoint: /posts }\n  comments: { endpoint: /comments, for_each: { source: post, key: id } }\n  likes: { endpoint: \"/likes/{id}\", for_each: { source: shares, key: id } }\n  shares: { endpoint: \"/shares/{id}\", for_each: { source: likes, key: id } }\n  tags: { endpoint: /tags, for_each: { source: posts, key: id } }\nsinks:\n  o: { from: posts, format: csv, path: o.csv }\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let out = etl(dir.path(), &["validate", "p.yaml"], &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    for expected in [
+        "`sources.comments.for_each.source`: `post` is not a source; did you mean `posts`?",
+        "`sources.likes.for_each.source`: sources depend on each other in a circle: likes -> shares -> likes",
+        "`sources.tags.for_each.key`: `{id}` appears nowhere",
+    ] {
+        assert!(out.stderr.contains(expected), "missing `{expected}` in:\n{}", out.stderr);
+    }
+}
