@@ -97,7 +97,11 @@ impl HttpClient {
         target: &Target,
         counts: &mut RequestCounts,
     ) -> Result<Fetched, Error> {
-        let shown = display_url(&target.url, &target.params);
+        let secrets = source.secrets();
+        let shown = secret::redact(
+            &display_url(&target.url, &target.params),
+            &secrets.iter().collect::<Vec<_>>(),
+        );
         let method = method_name(source.method);
         let counts_cell = Mutex::new(*counts);
         let outcome = retry::run(
@@ -159,9 +163,12 @@ impl HttpClient {
         shown: &str,
         counts: &Mutex<RequestCounts>,
     ) -> Result<Fetched, Result<Transient, Error>> {
-        let secrets = source.secrets();
-        let secret_refs: Vec<&crate::Secret> = secrets.iter().collect();
-        let redact = |text: &str| secret::redact(text, &secret_refs);
+        // Read the secrets when a message is made: an OAuth2 token fetched in this attempt
+        // is among them by then.
+        let redact = |text: &str| {
+            let secrets = source.secrets();
+            secret::redact(text, &secrets.iter().collect::<Vec<_>>())
+        };
         let permanent = |message: String| -> Result<Transient, Error> {
             Err(Error::Request {
                 source_name: source.name.clone(),
@@ -199,6 +206,18 @@ impl HttpClient {
                 // A next link may carry the key already: never send it twice (or at all,
                 // without credentials).
                 strip_param(&mut send_to, name);
+            }
+            if !credentials {
+                // A link echoing a secret in its query (`access_token=...`) loses it.
+                let secrets = source.secrets();
+                let keep: Vec<(String, String)> = send_to
+                    .query_pairs()
+                    .filter(|(_, v)| !secrets.iter().any(|s| s.expose() == v.as_ref()))
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                if keep.len() != send_to.query_pairs().count() {
+                    send_to.query_pairs_mut().clear().extend_pairs(keep);
+                }
             }
             let mut request = match method {
                 Method::Get => self.inner.get(send_to),
@@ -351,7 +370,7 @@ impl HttpClient {
                         display_url(&url, &[])
                     },
                     status,
-                    excerpt: excerpt(&bytes, &secret_refs),
+                    excerpt: redact(&excerpt(&bytes)),
                     hint: hint(status),
                 })),
             };
@@ -435,7 +454,8 @@ fn describe_transport(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
-fn excerpt(body: &[u8], secrets: &[&crate::Secret]) -> String {
+/// `: <the start of the body>`, on one line; the caller redacts it.
+fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
@@ -443,7 +463,7 @@ fn excerpt(body: &[u8], secrets: &[&crate::Secret]) -> String {
     }
     let cut: String = text.chars().take(200).collect();
     let more = if cut.len() < text.len() { "..." } else { "" };
-    format!(": {}{more}", secret::redact(&cut, secrets))
+    format!(": {cut}{more}")
 }
 
 fn hint(status: u16) -> &'static str {

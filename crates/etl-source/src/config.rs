@@ -153,14 +153,17 @@ impl SourceConfig {
     /// down to http; other origins are followed without credentials only under
     /// `follow_foreign_links`, and refused otherwise (the message says what to do).
     pub(crate) fn credentials_for(&self, from: &Url, to: &Url) -> Result<bool, String> {
-        let downgrade = from.scheme() == "https" && to.scheme() == "http";
+        // Plain http never carries credentials of an https source, however it was reached.
+        let downgrade =
+            (from.scheme() == "https" || self.url.scheme() == "https") && to.scheme() == "http";
         let own = to.origin() == self.url.origin();
         let host = to.host_str().unwrap_or("").to_ascii_lowercase();
-        let with_port = to.port().map(|p| format!("{host}:{p}"));
-        let allowed = self
-            .allowed_hosts
-            .iter()
-            .any(|h| *h == host || Some(h) == with_port.as_ref());
+        let with_port = to.port_or_known_default().map(|p| format!("{host}:{p}"));
+        let allowed = to.scheme() == self.url.scheme()
+            && self
+                .allowed_hosts
+                .iter()
+                .any(|h| *h == host || Some(h) == with_port.as_ref());
         if (own || allowed) && !downgrade {
             return Ok(true);
         }
@@ -785,6 +788,51 @@ mod tests {
             errors[0].to_string().contains("not on the origin"),
             "{}",
             errors[0]
+        );
+    }
+
+    #[test]
+    fn credentials_stay_on_their_origin_and_never_go_over_http() {
+        let mut s = build(
+            "x",
+            &spec(r#"{"endpoint": "/x", "allowed_hosts": ["cdn.example:443", "other.example"]}"#),
+            &http("https://api.example"),
+        )
+        .unwrap();
+        let at = |u: &str| Url::parse(u).unwrap();
+        let from = at("https://api.example/x");
+        assert_eq!(
+            s.credentials_for(&from, &at("https://api.example/x?page=2")),
+            Ok(true)
+        );
+        assert_eq!(
+            s.credentials_for(&from, &at("https://cdn.example/x")),
+            Ok(true)
+        );
+        assert_eq!(
+            s.credentials_for(&from, &at("https://other.example/x")),
+            Ok(true)
+        );
+        assert!(
+            s.credentials_for(&from, &at("https://evil.example/x"))
+                .unwrap_err()
+                .contains("`allowed_hosts`")
+        );
+        assert!(
+            s.credentials_for(&from, &at("http://api.example/x"))
+                .unwrap_err()
+                .contains("plain http")
+        );
+        s.follow_foreign_links = true;
+        assert_eq!(
+            s.credentials_for(&from, &at("https://evil.example/x")),
+            Ok(false)
+        );
+        // Reached over http, an allowed host still gets nothing over http.
+        let plain = at("http://other.example/x");
+        assert_eq!(
+            s.credentials_for(&plain, &at("http://other.example/x?page=2")),
+            Ok(false)
         );
     }
 

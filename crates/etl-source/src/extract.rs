@@ -187,7 +187,7 @@ struct SeriesRunner<'a> {
 /// How a staged page compared with the one before.
 enum Verdict {
     Staged,
-    /// The short last page again, after fuller pages: the API clamps positions past the end.
+    /// The last page again, after two different pages: the API clamps positions past the end.
     RepeatedLast,
     /// The same records again: the API ignores the paging parameters.
     Loop,
@@ -200,6 +200,18 @@ impl SeriesRunner<'_> {
         let base_url = source
             .url_for(parent.map(|p| p.key.as_str()))
             .map_err(|message| self.request_error(&source.url, message))?;
+        if base_url.origin() != source.url.origin() {
+            // A parent value must not choose which host receives the credentials.
+            return Err(self.request_error(
+                &base_url,
+                format!(
+                    "the parent's `{}` value moved the request off `{}`; keep `{{...}}` out of \
+                     the host part of `endpoint`",
+                    source.for_each.as_ref().map_or("", |f| f.key.as_str()),
+                    source.url.origin().ascii_serialization()
+                ),
+            ));
+        }
         let base_params: Vec<(String, String)> = source
             .params
             .iter()
@@ -211,7 +223,7 @@ impl SeriesRunner<'_> {
         let mut stats = SourceStats::default();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut previous: Option<(u64, u64)> = None; // (fingerprint, records) of the last page
-        let mut largest_page = 0u64;
+        let mut distinct_pages = 0u64;
         let mut from = base_url.clone();
         let mut prefetch: Option<Prefetch<'_>> = None;
         loop {
@@ -271,7 +283,7 @@ impl SeriesRunner<'_> {
             stats.pages += 1;
             debug!(source = %source.name, page = stats.pages, records = n, at = %describe(&request), "Fetched page.");
             let asked = paginator.page_size();
-            let (verdict, fingerprint) = self.stage_page(page, previous, largest_page, asked)?;
+            let (verdict, fingerprint) = self.stage_page(page, previous, distinct_pages)?;
             match verdict {
                 Verdict::Staged => {}
                 Verdict::RepeatedLast => {
@@ -294,8 +306,8 @@ impl SeriesRunner<'_> {
                         source_name: source.name.clone(),
                         message: format!(
                             "page {} ({}) holds the same {n} records as the page before: the API \
-                             ignores {what}; check `pagination` (if the API repeats its last \
-                             page past the end, set `short_page: end`)",
+                             ignores {what}; check `pagination` (a last page repeated past the \
+                             end is taken as the end only after two different pages)",
                             stats.pages,
                             describe(&request),
                         ),
@@ -308,7 +320,7 @@ impl SeriesRunner<'_> {
                 }
             }
             stats.records += n;
-            largest_page = largest_page.max(n);
+            distinct_pages += u64::from(n > 0);
             previous = Some((fingerprint, n));
 
             let info = PageInfo {
@@ -318,15 +330,20 @@ impl SeriesRunner<'_> {
                 url: &url,
             };
             if parallel && stats.pages == 1 {
-                if let Some(predicted) = paginator.predict(&info).filter(|p| !p.is_empty()) {
+                if let Some(mut predicted) = paginator.predict(&info).filter(|p| !p.is_empty()) {
+                    // Never ahead of `max_pages`.
+                    if let Some(max) = source.max_pages {
+                        let room = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+                        predicted.truncate(room);
+                    }
                     debug!(source = %source.name, pages = predicted.len(), "Fetching the remaining pages in parallel.");
                     prefetch = Some(self.prefetch(
                         predicted,
                         &base_url,
                         &base_params,
                         base_body.as_ref(),
-                        &url,
-                    )?);
+                        &base_url,
+                    ));
                 }
             }
             let next = paginator.next(&info).map_err(|message| Error::Records {
@@ -365,15 +382,17 @@ impl SeriesRunner<'_> {
         &self,
         page: Vec<Value>,
         previous: Option<(u64, u64)>,
-        largest: u64,
-        asked: Option<u64>,
+        distinct_pages: u64,
     ) -> Result<(Verdict, u64), Error> {
         let n = page.len() as u64;
         let mut stage = self.lock_stage();
         let fingerprint = stage.prepare_page(page)?;
-        if let Some((last, last_n)) = previous {
+        if let Some((last, _)) = previous {
             if n > 0 && last == fingerprint {
-                let verdict = if asked.is_some_and(|a| last_n < a) && largest > last_n {
+                // After two different pages the parameters are known to work: the same page
+                // again is an API answering past the end with its last page. Before that, it
+                // is an API ignoring them.
+                let verdict = if distinct_pages >= 2 {
                     Verdict::RepeatedLast
                 } else {
                     Verdict::Loop
@@ -406,26 +425,28 @@ impl SeriesRunner<'_> {
     fn prefetch<'s>(
         &'s self,
         predicted: Vec<PageRequest>,
-        base_url: &Url,
-        base_params: &[(String, String)],
-        base_body: Option<&Value>,
-        from: &Url,
-    ) -> Result<Prefetch<'s>, Error> {
-        let targets = predicted
-            .into_iter()
-            .map(|r| Ok((self.target(base_url, base_params, base_body, &r, from)?, r)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let stream = stream::iter(targets)
-            .map(move |(target, request)| async move {
-                let mut counts = RequestCounts::default();
-                let result = self
-                    .client
-                    .fetch(self.source, self.limiters, &target, &mut counts)
-                    .await;
-                (request, result.map(|f| (f, counts)))
+        base_url: &'s Url,
+        base_params: &'s [(String, String)],
+        base_body: Option<&'s Value>,
+        from: &'s Url,
+    ) -> Prefetch<'s> {
+        let stream = stream::iter(predicted)
+            .map(move |request| async move {
+                let result = match self.target(base_url, base_params, base_body, &request, from) {
+                    Ok(target) => {
+                        let mut counts = RequestCounts::default();
+                        let fetched = self
+                            .client
+                            .fetch(self.source, self.limiters, &target, &mut counts)
+                            .await;
+                        fetched.map(|f| (f, counts))
+                    }
+                    Err(e) => Err(e),
+                };
+                (request, result)
             })
             .buffered(self.source.concurrency);
-        Ok(Box::pin(stream))
+        Box::pin(stream)
     }
 
     /// Where a page request goes, and whether with credentials.
@@ -453,9 +474,20 @@ impl SeriesRunner<'_> {
                             source_name: self.source.name.clone(),
                             message: format!("the next link {why}"),
                         })?;
+                // The source's own parameters go with every request; a link to its own origin
+                // that does not carry them gets them added.
+                let params = if url.origin() == self.source.url.origin() {
+                    base_params
+                        .iter()
+                        .filter(|(k, _)| !url.query_pairs().any(|(q, _)| q == *k))
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 Ok(Target {
                     url: url.clone(),
-                    params: Vec::new(),
+                    params,
                     body,
                     credentials,
                 })

@@ -71,6 +71,10 @@ fn for_each_mistakes_are_reported_before_any_request() {
         "`sources.likes.for_each.source`: sources depend on each other in a circle: likes -> shares -> likes",
         "`sources.tags.for_each.key`: `{id}` appears nowhere",
     ] {
-        assert!(out.stderr.contains(expected), "missing `{expected}` in:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "missing `{expected}` in:\n{}",
+            out.stderr
+        );
     }
 }

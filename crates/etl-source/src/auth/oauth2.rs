@@ -12,6 +12,8 @@ use crate::secret::Secret;
 
 /// Refresh this long before the stated expiry (or at 90% of a short lifetime).
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Shortest lifetime a token is kept for (`expires_in: 0` would mean a token per request).
+const MIN_LIFETIME: Duration = Duration::from_secs(5);
 /// Lifetime assumed when the token endpoint states none.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -83,6 +85,8 @@ impl OAuth2 {
             }
         }
         let (token, lifetime) = self.fetch(client, timeout).await?;
+        // A token said to last no time at all is still used for a few seconds.
+        let lifetime = lifetime.max(MIN_LIFETIME);
         let margin = REFRESH_MARGIN.min(lifetime / 10);
         *cache = Some(Cached {
             token: token.clone(),
@@ -92,7 +96,7 @@ impl OAuth2 {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(token.clone());
-        tracing::debug!(token_url = %self.token_url, lifetime_s = lifetime.as_secs(), "Fetched an OAuth2 token.");
+        tracing::debug!(token_url = %crate::config::display_url(&self.token_url, &[]), lifetime_s = lifetime.as_secs(), "Fetched an OAuth2 token.");
         Ok(token)
     }
 

@@ -41,9 +41,8 @@ impl Paginator for Cursor {
     }
 
     fn next(&mut self, page: &PageInfo<'_>) -> Result<Option<PageRequest>, String> {
-        if page.records == 0 {
-            return Ok(None);
-        }
+        // An empty page with a way on is followed: filtered scans return those. The loop
+        // guard stops a way on that comes back.
         if let Some(path) = &self.spec.has_more_path {
             match lookup(page.body, path) {
                 Some(Value::Bool(false)) => return Ok(None),
@@ -111,6 +110,22 @@ mod tests {
             headers: &headers,
             url: &url,
         })
+    }
+
+    #[test]
+    fn an_empty_page_with_a_cursor_goes_on() {
+        let mut p = Cursor::new(spec());
+        let (headers, url) = (HeaderMap::new(), Url::parse("http://h/").unwrap());
+        let body = json!({"meta": {"next": "abc", "more": true}});
+        let r = p
+            .next(&PageInfo {
+                records: 0,
+                body: &body,
+                headers: &headers,
+                url: &url,
+            })
+            .unwrap();
+        assert!(r.is_some());
     }
 
     #[test]

@@ -11,9 +11,8 @@ impl Paginator for LinkHeader {
     }
 
     fn next(&mut self, page: &PageInfo<'_>) -> Result<Option<PageRequest>, String> {
-        if page.records == 0 {
-            return Ok(None);
-        }
+        // An empty page with a way on is followed: filtered scans return those. The loop
+        // guard stops a way on that comes back.
         for value in page.headers.get_all(reqwest::header::LINK) {
             let text = value
                 .to_str()

@@ -42,7 +42,8 @@ impl Paginator for Offset {
         }
         self.offset += page.records;
         if let Some(total) = number_at(page.body, self.spec.total_path.as_deref()) {
-            if self.offset >= total {
+            // Offsets count from `start` (1 for 1-based APIs): the last is `start + total - 1`.
+            if self.offset >= self.spec.start + total {
                 return Ok(None);
             }
         }
@@ -170,6 +171,32 @@ mod tests {
             predicted[7].params[0],
             ("_start".to_owned(), "240".to_owned())
         );
+    }
+
+    #[test]
+    fn one_based_offsets_reach_the_last_record() {
+        let body = json!({"total": 201});
+        let mut s = spec(ShortPage::Confirm, Some("total"));
+        s.start = 1;
+        let mut p = Offset::new(s);
+        let (headers, url) = (HeaderMap::new(), Url::parse("http://h/").unwrap());
+        let mut asked = vec![p.offset];
+        let mut request = Some(p.first());
+        while request.is_some() {
+            let records = (202 - p.offset).min(100);
+            request = p
+                .next(&PageInfo {
+                    records,
+                    body: &body,
+                    headers: &headers,
+                    url: &url,
+                })
+                .unwrap();
+            if request.is_some() {
+                asked.push(p.offset);
+            }
+        }
+        assert_eq!(asked, vec![1, 101, 201]);
     }
 
     #[test]

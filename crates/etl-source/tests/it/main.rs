@@ -231,6 +231,24 @@ async fn an_api_repeating_its_short_last_page_is_complete_not_looping() {
 }
 
 #[tokio::test]
+async fn a_repeated_full_last_page_is_the_end_too() {
+    // 30 records in pages of 10: the repeat past the end is a full page.
+    let config = MockConfig {
+        clamp_paging: true,
+        ..MockConfig::default()
+    };
+    let api = MockServer::start(dataset(30), config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+    );
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), (1..=30).collect::<Vec<_>>());
+    assert_eq!(stats.counts.requests, 4);
+}
+
+#[tokio::test]
 async fn an_api_ignoring_paging_with_a_smaller_default_page_fails() {
     // Wrong parameter names: the API serves its own first page of 10 every time. Taking the
     // repeat for the end would give 10 records and exit 0.
@@ -250,5 +268,8 @@ async fn an_api_ignoring_paging_with_a_smaller_default_page_fails() {
         err.contains("holds the same 10 records as the page before"),
         "{err}"
     );
-    assert!(err.contains("set `short_page: end`"), "{err}");
+    assert!(
+        err.contains("taken as the end only after two different pages"),
+        "{err}"
+    );
 }
