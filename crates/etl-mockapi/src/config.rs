@@ -29,6 +29,11 @@ pub struct MockConfig {
     pub foreign_links: Option<String>,
     /// Require OAuth2 client-credentials tokens from `POST /oauth/token`.
     pub oauth2: Option<OAuth2Mock>,
+    /// Quota headers in the IETF form (`RateLimit-Limit/Remaining/Reset`) instead of
+    /// `X-RateLimit-*`.
+    pub ietf_rate_headers: bool,
+    /// `Retry-After` as an HTTP date instead of seconds.
+    pub retry_after_date: bool,
     /// Serve https with this certificate (and require client certificates if it says so).
     pub tls: Option<TlsServer>,
 }
@@ -102,12 +107,20 @@ pub struct Faults {
     pub truncate: f64,
     /// Answer 200 with a body that is not JSON.
     pub invalid_json: f64,
+    /// Send the body in ten pieces, 50 ms apart (a slow, dripping connection).
+    pub slow_drip: f64,
     /// Seed of the generator: the same seed and request order give the same faults.
     pub seed: u64,
 }
 
 impl Faults {
     pub(crate) fn any(&self) -> bool {
-        self.status_500 + self.status_503 + self.drop + self.truncate + self.invalid_json > 0.0
+        self.status_500
+            + self.status_503
+            + self.drop
+            + self.truncate
+            + self.invalid_json
+            + self.slow_drip
+            > 0.0
     }
 }

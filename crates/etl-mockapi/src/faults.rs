@@ -9,6 +9,7 @@ pub(crate) enum Fault {
     Drop,
     Truncate,
     InvalidJson,
+    SlowDrip,
 }
 
 impl Fault {
@@ -19,6 +20,7 @@ impl Fault {
             Fault::Drop => "dropped",
             Fault::Truncate => "truncated",
             Fault::InvalidJson => "invalid_json",
+            Fault::SlowDrip => "slow_drip",
         }
     }
 }
@@ -44,6 +46,7 @@ pub(crate) fn draw(faults: &Faults, request_number: u64) -> Option<Fault> {
         (faults.drop, Fault::Drop),
         (faults.truncate, Fault::Truncate),
         (faults.invalid_json, Fault::InvalidJson),
+        (faults.slow_drip, Fault::SlowDrip),
     ] {
         edge += p;
         if r < edge {

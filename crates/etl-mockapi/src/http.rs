@@ -92,6 +92,23 @@ impl Response {
         stream.flush().await
     }
 
+    /// Sends the response in ten pieces, 50 ms apart.
+    pub(crate) async fn write_dripping(
+        &self,
+        stream: &mut (impl AsyncWrite + Unpin),
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        let mut out = self.head(keep_alive);
+        out.extend_from_slice(&self.body);
+        let piece = out.len().div_ceil(10).max(1);
+        for chunk in out.chunks(piece) {
+            stream.write_all(chunk).await?;
+            stream.flush().await?;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Announces the whole body, sends half of it and stops: the client sees a truncated body.
     pub(crate) async fn write_truncated(
         &self,

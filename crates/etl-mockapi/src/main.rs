@@ -54,6 +54,12 @@ struct Args {
     /// Fixed-window rate limit, as `REQUESTS/WINDOW` (`20/1s`, `100/1m`); 429 past it.
     #[arg(long, value_name = "N/WINDOW")]
     rate_limit: Option<String>,
+    /// Quota headers in the IETF form (`RateLimit-*`) instead of `X-RateLimit-*`.
+    #[arg(long)]
+    ietf_rate_headers: bool,
+    /// `Retry-After` as an HTTP date instead of seconds.
+    #[arg(long)]
+    retry_after_date: bool,
     /// Send `X-RateLimit-*` headers only with 429s, not with every response.
     #[arg(long)]
     rate_limit_quiet: bool,
@@ -103,6 +109,9 @@ struct Args {
     /// Probability of answering 200 with a body that is not JSON.
     #[arg(long, default_value_t = 0.0)]
     fault_invalid_json: f64,
+    /// Probability of sending the body in ten pieces, 50 ms apart.
+    #[arg(long, default_value_t = 0.0)]
+    fault_slow_drip: f64,
     /// Seed of the fault generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -137,11 +146,14 @@ fn main() -> Result<()> {
             drop: args.fault_drop,
             truncate: args.fault_truncate,
             invalid_json: args.fault_invalid_json,
+            slow_drip: args.fault_slow_drip,
             seed: args.seed,
         },
         latency: Duration::from_millis(args.latency_ms),
         envelope: args.envelope.clone(),
         ignore_paging: args.ignore_paging,
+        ietf_rate_headers: args.ietf_rate_headers,
+        retry_after_date: args.retry_after_date,
         clamp_paging: args.clamp_paging,
         cursor_mode: match args.cursor_mode {
             CursorModeArg::Advancing => CursorMode::Advancing,

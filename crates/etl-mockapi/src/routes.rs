@@ -53,7 +53,7 @@ pub(crate) fn handle(
     state: &State,
 ) -> (Response, usize) {
     let limit_headers = match config.rate_limit {
-        Some(limit) => match take_permit(limit, &state.window) {
+        Some(limit) => match take_permit(config, limit, &state.window) {
             Ok(headers) => headers,
             Err(refused) => return (refused, 0),
         },
@@ -78,6 +78,7 @@ pub(crate) fn handle(
 }
 
 fn take_permit(
+    config: &MockConfig,
     limit: RateLimit,
     window: &Mutex<Window>,
 ) -> Result<Vec<(String, String)>, Response> {
@@ -90,26 +91,42 @@ fn take_permit(
         w.used = 0;
     }
     let reset = limit.window.saturating_sub(now.duration_since(w.started));
-    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    // Whole seconds, rounded up, as servers send them.
+    let reset_secs = (reset.as_secs() + u64::from(reset.subsec_nanos() > 0)).max(1);
+    let prefix = if config.ietf_rate_headers {
+        "RateLimit"
+    } else {
+        "X-RateLimit"
+    };
+    let quota = |remaining: u32| {
+        vec![
+            (format!("{prefix}-Limit"), limit.requests.to_string()),
+            (format!("{prefix}-Remaining"), remaining.to_string()),
+            (format!("{prefix}-Reset"), reset_secs.to_string()),
+        ]
+    };
     if w.used >= limit.requests {
-        return Err(Response::error(429, "rate limit exceeded")
-            .with_header("Retry-After", &reset_secs.max(1))
-            .with_header("X-RateLimit-Limit", &limit.requests)
-            .with_header("X-RateLimit-Remaining", &0)
-            .with_header("X-RateLimit-Reset", &reset_secs.max(1)));
+        let retry_after = if config.retry_after_date {
+            httpdate_after(reset_secs)
+        } else {
+            reset_secs.to_string()
+        };
+        let mut refused =
+            Response::error(429, "rate limit exceeded").with_header("Retry-After", &retry_after);
+        refused.headers.extend(quota(0));
+        return Err(refused);
     }
     w.used += 1;
-    if !limit.advertise {
-        return Ok(Vec::new());
-    }
-    Ok(vec![
-        ("X-RateLimit-Limit".into(), limit.requests.to_string()),
-        (
-            "X-RateLimit-Remaining".into(),
-            (limit.requests - w.used).to_string(),
-        ),
-        ("X-RateLimit-Reset".into(), reset_secs.to_string()),
-    ])
+    Ok(if limit.advertise {
+        quota(limit.requests - w.used)
+    } else {
+        Vec::new()
+    })
+}
+
+/// An HTTP date `secs` seconds from now, rounded up to the second.
+fn httpdate_after(secs: u64) -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(secs + 1))
 }
 
 fn authorized(auth: &AuthRequirement, request: &Request) -> bool {
@@ -422,6 +439,13 @@ mod tests {
             ids(&get("/users?page=9&per_page=10", &c)),
             vec![21, 22, 23, 24, 25]
         );
+    }
+
+    #[test]
+    fn http_dates_are_well_formed() {
+        let d = httpdate_after(0);
+        assert!(d.ends_with(" GMT") && d.len() == 29, "{d}");
+        assert_eq!(&d[3..5], ", ");
     }
 
     #[test]

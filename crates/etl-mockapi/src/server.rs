@@ -210,7 +210,7 @@ async fn serve_connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, share
                 Response::json(200, b"[{\"id\": 1, \"name\": \"cut".to_vec()),
                 0,
             ),
-            Some(Fault::Truncate) | None => {
+            Some(Fault::Truncate | Fault::SlowDrip) | None => {
                 routes::handle(&request, &shared.config, &shared.data, &shared.state)
             }
         };
@@ -223,7 +223,13 @@ async fn serve_connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, share
             shared.recorder.fault(f.label());
         }
         shared.recorder.response(response.status, items);
-        let written = response.write(&mut stream, request.keep_alive).await;
+        let written = if fault == Some(Fault::SlowDrip) {
+            response
+                .write_dripping(&mut stream, request.keep_alive)
+                .await
+        } else {
+            response.write(&mut stream, request.keep_alive).await
+        };
         if written.is_err() || !request.keep_alive {
             return;
         }

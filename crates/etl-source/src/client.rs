@@ -195,7 +195,7 @@ impl HttpClient {
         loop {
             let limiter =
                 limiters.for_origin(&url.origin().ascii_serialization(), source.rate_limit);
-            let waited = limiter.acquire().await;
+            let (waited, permit) = limiter.acquire().await;
             {
                 let mut c = lock(counts);
                 c.waited += waited;
@@ -272,13 +272,14 @@ impl HttpClient {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let now = SystemTime::now();
-            if let Some(reset) = exhausted_quota(&headers, now) {
-                // The quota is spent: hold every request to this host until it resets instead
-                // of letting each find out with a 429.
-                if reset <= source.max_wait {
-                    limiter.pause_for(reset);
+            if let Some(quota) = stated_quota(&headers, now) {
+                // The host's quota, shared by every request to it: counted down locally, and
+                // waited out when spent, instead of letting each request find out with a 429.
+                if quota.reset <= source.max_wait {
+                    limiter.observe(quota.remaining, quota.reset, quota.whole_seconds);
                 }
             }
+            drop(permit);
             if (300..400).contains(&status) && status != 304 {
                 let Some(location) = header_str(&headers, "location") else {
                     return Err(permanent(format!(
@@ -416,14 +417,22 @@ fn reset_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         .and_then(|v| retry::rate_limit_reset(v, now))
 }
 
-/// When `X-RateLimit-Remaining` / `RateLimit-Remaining` says 0: the time until the reset.
-fn exhausted_quota(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// The quota a response states: `RateLimit-Remaining` / `X-RateLimit-Remaining` with
+/// `RateLimit-Reset` / `X-RateLimit-Reset`, or the structured `RateLimit` header.
+fn stated_quota(headers: &HeaderMap, now: SystemTime) -> Option<retry::Quota> {
+    if let Some(q) = header_str(headers, "ratelimit").and_then(|v| retry::structured_quota(v, now))
+    {
+        return Some(q);
+    }
     let remaining = header_str(headers, "ratelimit-remaining")
         .or_else(|| header_str(headers, "x-ratelimit-remaining"))?;
-    if remaining.trim().parse::<u64>().ok()? > 0 {
-        return None;
-    }
-    reset_after(headers, now)
+    let reset = header_str(headers, "ratelimit-reset")
+        .or_else(|| header_str(headers, "x-ratelimit-reset"))?;
+    Some(retry::Quota {
+        remaining: remaining.trim().parse().ok()?,
+        reset: retry::rate_limit_reset(reset, now)?,
+        whole_seconds: !reset.contains('.'),
+    })
 }
 
 fn describe_transport(e: &reqwest::Error, timeout: Duration) -> String {

@@ -72,6 +72,33 @@ struct State {
     /// Theoretical arrival time of the next request.
     tat: Instant,
     paused_until: Option<Instant>,
+    /// What the server last said of its quota, counted down locally.
+    quota: Option<Quota>,
+    /// Requests sent and not yet answered.
+    in_flight: u32,
+}
+
+/// The server's quota for the current window: requests left, and when the window resets.
+/// A reset given in whole seconds is only known to lie within a second; every response
+/// narrows the interval, and the wait for a spent quota ends at its upper bound.
+#[derive(Debug, Clone, Copy)]
+struct Quota {
+    remaining: i64,
+    reset_lo: Instant,
+    reset_hi: Instant,
+}
+
+/// A sent request; dropped when its answer has been read.
+#[derive(Debug)]
+pub(crate) struct Permit<'a> {
+    limiter: &'a HostLimiter,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut s = self.limiter.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
 }
 
 /// The budget and pauses of one host.
@@ -87,6 +114,8 @@ impl HostLimiter {
                 gcra,
                 tat: Instant::now(),
                 paused_until: None,
+                quota: None,
+                in_flight: 0,
             }),
         }
     }
@@ -105,23 +134,56 @@ impl HostLimiter {
         }
     }
 
-    /// Waits for permission to send one request; returns how long it waited.
-    pub(crate) async fn acquire(&self) -> Duration {
+    /// Waits for permission to send one request; returns how long it waited, and the permit
+    /// to hold until the answer is read.
+    pub(crate) async fn acquire(&self) -> (Duration, Permit<'_>) {
         let started = Instant::now();
         loop {
             match self.step() {
-                Step::Go => return started.elapsed(),
+                Step::Go => break,
                 Step::Paused(until) => tokio::time::sleep_until(until).await,
                 Step::Reserved(at) => {
                     // The slot is ours: sleep until it, then go, unless a pause began
                     // meanwhile (then wait for it and take a new slot).
                     tokio::time::sleep_until(at).await;
                     if !self.paused() {
-                        return started.elapsed();
+                        break;
                     }
                 }
             }
         }
+        self.lock().in_flight += 1;
+        (started.elapsed(), Permit { limiter: self })
+    }
+
+    /// Records the quota a response stated: `remaining` requests until `reset` from now
+    /// (`whole_seconds`: the reset was rounded to a second). Called while the response's own
+    /// permit is held.
+    pub(crate) fn observe(&self, remaining: u64, reset: Duration, whole_seconds: bool) {
+        let now = Instant::now();
+        let hi = now + reset;
+        let lo = if whole_seconds {
+            hi.checked_sub(Duration::from_secs(1)).unwrap_or(now)
+        } else {
+            hi
+        };
+        let mut s = self.lock();
+        // Requests sent since may already count against what the server said remains.
+        let others = i64::from(s.in_flight.saturating_sub(1));
+        let local = i64::try_from(remaining).unwrap_or(i64::MAX) - others;
+        s.quota = Some(match s.quota {
+            // The same window: narrow when it resets, keep the lower count.
+            Some(q) if lo <= q.reset_hi && q.reset_lo <= hi => Quota {
+                remaining: q.remaining.min(local),
+                reset_lo: q.reset_lo.max(lo),
+                reset_hi: q.reset_hi.min(hi),
+            },
+            _ => Quota {
+                remaining: local,
+                reset_lo: lo,
+                reset_hi: hi,
+            },
+        });
     }
 
     fn step(&self) -> Step {
@@ -132,6 +194,16 @@ impl HostLimiter {
                 return Step::Paused(until);
             }
             s.paused_until = None;
+        }
+        if let Some(q) = s.quota.as_mut() {
+            if now >= q.reset_hi {
+                // A new window: its quota is learnt from the next answer.
+                s.quota = None;
+            } else if q.remaining <= 0 {
+                return Step::Paused(q.reset_hi);
+            } else {
+                q.remaining -= 1;
+            }
         }
         let Some(g) = s.gcra else {
             return Step::Go;
@@ -180,7 +252,7 @@ mod tests {
         let l = limiters.for_origin("http://h", Some(spec(10, 1000, None)));
         let start = Instant::now();
         for _ in 0..11 {
-            l.acquire().await;
+            l.acquire().await.0;
         }
         // The first goes at once, then one every 100 ms.
         assert_eq!(start.elapsed(), Duration::from_secs(1));
@@ -191,10 +263,10 @@ mod tests {
         let l = RateLimiters::default().for_origin("http://h", Some(spec(10, 1000, Some(5))));
         let start = Instant::now();
         for _ in 0..5 {
-            l.acquire().await;
+            l.acquire().await.0;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
-        l.acquire().await;
+        l.acquire().await.0;
         assert_eq!(start.elapsed(), Duration::from_millis(100));
     }
 
@@ -206,8 +278,8 @@ mod tests {
         let other = limiters.for_origin("http://other", None);
         a.pause_for(Duration::from_secs(3));
         let start = Instant::now();
-        assert_eq!(other.acquire().await, Duration::ZERO);
-        b.acquire().await;
+        assert_eq!(other.acquire().await.0, Duration::ZERO);
+        b.acquire().await.0;
         assert_eq!(start.elapsed(), Duration::from_secs(3));
     }
 
@@ -218,8 +290,54 @@ mod tests {
         let l = limiters.for_origin("http://h", Some(spec(2, 1000, None)));
         let start = Instant::now();
         for _ in 0..3 {
-            l.acquire().await;
+            l.acquire().await.0;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stated_quota_is_counted_down_and_waited_out() {
+        let l = RateLimiters::default().for_origin("http://h", None);
+        let start = Instant::now();
+        {
+            let (_, _permit) = l.acquire().await;
+            // 2 left, reset in "1" second (rounded up).
+            l.observe(2, Duration::from_secs(1), true);
+        }
+        l.acquire().await.0;
+        l.acquire().await.0;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // Spent: the next waits for the reset.
+        l.acquire().await.0;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_narrow_a_rounded_reset() {
+        let l = RateLimiters::default().for_origin("http://h", None);
+        let start = Instant::now();
+        let (_, p) = l.acquire().await;
+        l.observe(10, Duration::from_secs(1), true); // resets in (0 s, 1 s]
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let (_, p) = l.acquire().await;
+        l.observe(0, Duration::from_secs(1), true); // in (0.7 s, 1.7 s]: so (0.7 s, 1 s]
+        drop(p);
+        l.acquire().await.0;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_count_against_the_quota() {
+        let l = RateLimiters::default().for_origin("http://h", None);
+        let (_, a) = l.acquire().await;
+        let (_, _b) = l.acquire().await;
+        let (_, _c) = l.acquire().await;
+        // `a`'s answer: 2 remain, but `b` and `c` are already on their way.
+        l.observe(2, Duration::from_secs(5), true);
+        drop(a);
+        let start = Instant::now();
+        l.acquire().await.0;
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 }

@@ -55,6 +55,39 @@ pub(crate) fn rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration>
     Some(Duration::from_secs_f64(n))
 }
 
+/// A quota a response states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quota {
+    pub(crate) remaining: u64,
+    pub(crate) reset: Duration,
+    /// The reset was given in whole seconds (so it is rounded).
+    pub(crate) whole_seconds: bool,
+}
+
+/// The IETF structured `RateLimit` header: `limit=100, remaining=50, reset=5`, or the later
+/// form `"default";r=50;t=5`.
+pub(crate) fn structured_quota(value: &str, now: SystemTime) -> Option<Quota> {
+    let mut remaining = None;
+    let mut reset = None;
+    for part in value.split([',', ';']) {
+        let Some((key, v)) = part.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"');
+        match key.trim() {
+            "remaining" | "r" => remaining = v.parse().ok(),
+            "reset" | "t" => reset = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    let reset = reset?;
+    Some(Quota {
+        remaining: remaining?,
+        reset: rate_limit_reset(&reset, now)?,
+        whole_seconds: !reset.contains('.'),
+    })
+}
+
 /// A failed attempt that may succeed if tried again.
 #[derive(Debug, Clone)]
 pub(crate) struct Transient {
@@ -192,6 +225,22 @@ mod tests {
             Some(Duration::from_secs(12))
         );
         assert_eq!(rate_limit_reset("-1", now), None);
+    }
+
+    #[test]
+    fn structured_quota_headers_are_read() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_784_000_000);
+        let q = structured_quota("limit=100, remaining=7, reset=3", now).unwrap();
+        assert_eq!(
+            (q.remaining, q.reset, q.whole_seconds),
+            (7, Duration::from_secs(3), true)
+        );
+        let q = structured_quota(r#""default";r=0;t=0.5"#, now).unwrap();
+        assert_eq!(
+            (q.remaining, q.reset, q.whole_seconds),
+            (0, Duration::from_millis(500), false)
+        );
+        assert_eq!(structured_quota("limit=100", now), None);
     }
 
     fn transient(retry_after: Option<Duration>, rate_limited: bool) -> Transient {

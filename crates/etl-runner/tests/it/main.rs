@@ -2,6 +2,7 @@
 
 //! End to end: the real `etl` binary against `etl-mockapi` on 127.0.0.1, real files.
 
+mod chaos;
 mod e2e;
 mod recipes;
 mod shapes;
