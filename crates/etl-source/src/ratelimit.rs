@@ -252,7 +252,7 @@ mod tests {
         let l = limiters.for_origin("http://h", Some(spec(10, 1000, None)));
         let start = Instant::now();
         for _ in 0..11 {
-            l.acquire().await.0;
+            let _ = l.acquire().await;
         }
         // The first goes at once, then one every 100 ms.
         assert_eq!(start.elapsed(), Duration::from_secs(1));
@@ -263,10 +263,10 @@ mod tests {
         let l = RateLimiters::default().for_origin("http://h", Some(spec(10, 1000, Some(5))));
         let start = Instant::now();
         for _ in 0..5 {
-            l.acquire().await.0;
+            let _ = l.acquire().await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
-        l.acquire().await.0;
+        let _ = l.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_millis(100));
     }
 
@@ -279,7 +279,7 @@ mod tests {
         a.pause_for(Duration::from_secs(3));
         let start = Instant::now();
         assert_eq!(other.acquire().await.0, Duration::ZERO);
-        b.acquire().await.0;
+        let _ = b.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(3));
     }
 
@@ -290,7 +290,7 @@ mod tests {
         let l = limiters.for_origin("http://h", Some(spec(2, 1000, None)));
         let start = Instant::now();
         for _ in 0..3 {
-            l.acquire().await.0;
+            let _ = l.acquire().await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
@@ -304,11 +304,11 @@ mod tests {
             // 2 left, reset in "1" second (rounded up).
             l.observe(2, Duration::from_secs(1), true);
         }
-        l.acquire().await.0;
-        l.acquire().await.0;
+        let _ = l.acquire().await;
+        let _ = l.acquire().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
         // Spent: the next waits for the reset.
-        l.acquire().await.0;
+        let _ = l.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
 
@@ -323,7 +323,7 @@ mod tests {
         let (_, p) = l.acquire().await;
         l.observe(0, Duration::from_secs(1), true); // in (0.7 s, 1.7 s]: so (0.7 s, 1 s]
         drop(p);
-        l.acquire().await.0;
+        let _ = l.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
 
@@ -337,7 +337,7 @@ mod tests {
         l.observe(2, Duration::from_secs(5), true);
         drop(a);
         let start = Instant::now();
-        l.acquire().await.0;
+        let _ = l.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 }
