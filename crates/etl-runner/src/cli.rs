@@ -3,11 +3,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::pipeline::Pipeline;
-use crate::run::{RunClock, run};
+use crate::run::{Cancel, RunClock, run};
 use crate::summary;
 
 /// Exit codes (PIPELINE-FORMAT.md, General rules).
@@ -18,6 +20,10 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Usage or configuration error.
     pub const CONFIG: u8 = 2;
+    /// Interrupted by SIGINT (Ctrl-C).
+    pub const SIGINT: u8 = 130;
+    /// Interrupted by SIGTERM.
+    pub const SIGTERM: u8 = 143;
 }
 
 /// Declarative ETL: fetch REST APIs, transform with polars, write CSV or Parquet reports.
@@ -126,7 +132,18 @@ fn run_file(file: &std::path::Path) -> u8 {
         }
     };
     let clock = RunClock::now();
-    let outcome = runtime.block_on(run(&pipeline, &clock));
+    let cancel = Cancel::default();
+    let signal = Arc::new(AtomicU8::new(0));
+    {
+        let (cancel, signal) = (cancel.clone(), Arc::clone(&signal));
+        runtime.spawn(async move {
+            let code = wait_for_signal().await;
+            signal.store(code, Ordering::SeqCst);
+            tracing::warn!(signal = code, "Stopping: a signal asked the run to stop.");
+            cancel.cancel();
+        });
+    }
+    let outcome = runtime.block_on(run(&pipeline, &clock, &cancel));
     let mut stdout = std::io::stdout().lock();
     match outcome {
         Ok(report) => {
@@ -134,10 +151,24 @@ fn run_file(file: &std::path::Path) -> u8 {
             exit::OK
         }
         Err(e) => {
+            let _ = stdout.flush();
+            let code = signal.load(Ordering::SeqCst);
+            if code != 0 {
+                let name = if code == exit::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                eprintln!(
+                    "error: {}: run {} stopped by {name}; no output was written",
+                    pipeline.name, clock.run_id
+                );
+                return code;
+            }
             if !e.sources.is_empty() {
                 let _ = stdout.write_all(summary::sources_table(&e.sources).as_bytes());
+                let _ = stdout.flush();
             }
-            let _ = stdout.flush();
             eprintln!(
                 "error: {}: run {} failed: {}",
                 pipeline.name, clock.run_id, e.message
@@ -151,6 +182,29 @@ fn run_file(file: &std::path::Path) -> u8 {
             }
             exit::FAILED
         }
+    }
+}
+
+/// The exit code of the first SIGINT (130) or SIGTERM (143).
+async fn wait_for_signal() -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => exit::SIGINT,
+                _ = term.recv() => exit::SIGTERM,
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                exit::SIGINT
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        exit::SIGINT
     }
 }
 

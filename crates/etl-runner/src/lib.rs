@@ -18,4 +18,4 @@ pub mod summary;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use pipeline::{Pipeline, PipelineSpec};
-pub use run::{RunClock, RunError, RunReport, run};
+pub use run::{Cancel, RunClock, RunError, RunReport, run};

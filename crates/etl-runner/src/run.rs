@@ -2,12 +2,15 @@
 //! written unless everything before succeeded.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use etl_sink::{PreviewSpec, RenderVars, Written};
 use etl_source::{Extractor, FieldType, SourceStats, StagedTable};
 use etl_transform::{ColumnType, Table, Transformer};
 use polars::prelude::DataFrame;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::{info, info_span};
 
@@ -87,8 +90,39 @@ impl RunClock {
     }
 }
 
-/// Runs a pipeline to completion.
-pub async fn run(pipeline: &Pipeline, clock: &RunClock) -> Result<RunReport, RunError> {
+/// A request to stop a run (SIGINT, SIGTERM), seen by every stage.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    inner: Arc<(AtomicBool, Notify)>,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.inner.0.store(true, Ordering::SeqCst);
+        self.inner.1.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        let notified = self.inner.1.notified();
+        if !self.is_cancelled() {
+            notified.await;
+        }
+    }
+}
+
+const INTERRUPTED: &str = "interrupted before it finished";
+
+/// Runs a pipeline to completion, or until `cancel` stops it (then nothing is written and
+/// the error says it was interrupted).
+pub async fn run(
+    pipeline: &Pipeline,
+    clock: &RunClock,
+    cancel: &Cancel,
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let span = info_span!("run", pipeline = %pipeline.name, run_id = %clock.run_id);
     let _enter = span.enter();
@@ -102,20 +136,25 @@ pub async fn run(pipeline: &Pipeline, clock: &RunClock) -> Result<RunReport, Run
             )
         })?;
 
-    let (stats, tables) = extract_all(pipeline, staging.path().to_owned()).await?;
+    let (stats, tables) = extract_all(pipeline, staging.path().to_owned(), cancel).await?;
 
     let outcome = {
         let pipeline = pipeline.clone();
         let clock = clock.clone();
         let stats_for_error = stats.clone();
-        tokio::task::spawn_blocking(move || transform_and_write(&pipeline, &clock, &tables))
-            .await
-            .map_err(|e| {
-                RunError::new(
-                    format!("the transform step stopped unexpectedly: {e}"),
-                    &stats_for_error,
-                )
-            })?
+        let cancel = cancel.clone();
+        // Awaited to the end even when cancelled: it stops at its next check and removes what
+        // it was writing, so nothing is left behind when the process exits.
+        tokio::task::spawn_blocking(move || {
+            transform_and_write(&pipeline, &clock, &tables, &cancel)
+        })
+        .await
+        .map_err(|e| {
+            RunError::new(
+                format!("the transform step stopped unexpectedly: {e}"),
+                &stats_for_error,
+            )
+        })?
     };
     let (sinks, previews) = outcome.map_err(|e| RunError {
         message: e.message,
@@ -136,6 +175,7 @@ pub async fn run(pipeline: &Pipeline, clock: &RunClock) -> Result<RunReport, Run
 async fn extract_all(
     pipeline: &Pipeline,
     staging: PathBuf,
+    cancel: &Cancel,
 ) -> Result<(Vec<(String, SourceStats)>, Vec<StagedTable>), RunError> {
     let extractor = Extractor::new().map_err(|e| RunError::new(e.to_string(), &[]))?;
     let sources = &pipeline.sources;
@@ -169,7 +209,17 @@ async fn extract_all(
         }
     };
     spawn_ready(&done, &mut started, &mut tasks);
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            () = cancel.cancelled() => {
+                // Stop every request now, and wait for the tasks to let go of their files.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                return Err(RunError::new(INTERRUPTED, &[]));
+            }
+        };
+        let Some(joined) = joined else { break };
         let finished: Vec<(String, SourceStats)> = done
             .iter()
             .zip(sources)
@@ -212,7 +262,16 @@ fn transform_and_write(
     pipeline: &Pipeline,
     clock: &RunClock,
     staged: &[StagedTable],
+    cancel: &Cancel,
 ) -> Result<Outputs, StepError> {
+    let check = || {
+        if cancel.is_cancelled() {
+            Err(StepError::from(INTERRUPTED.to_owned()))
+        } else {
+            Ok(())
+        }
+    };
+    check()?;
     let mut transformer = Transformer::new();
     for (source, table) in pipeline.sources.iter().zip(staged) {
         let table = Table {
@@ -257,6 +316,7 @@ fn transform_and_write(
             )));
         }
         let started = Instant::now();
+        check()?;
         let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
         info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
         planned.push((sink, path, frame));
@@ -275,10 +335,13 @@ fn transform_and_write(
     // are ready is any put in place. A failure before that leaves nothing behind.
     let mut prepared = Vec::new();
     for (sink, path, mut frame) in planned {
+        check()?;
         let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
         prepared.push((sink.name.clone(), file));
     }
     let mut written: Vec<(String, Written)> = Vec::new();
+    // The last moment to stop: the files are ready but none is in place.
+    check()?;
     for (name, file) in prepared {
         match file.commit() {
             Ok(w) => {

@@ -6,6 +6,7 @@ mod chaos;
 mod e2e;
 mod recipes;
 mod shapes;
+mod signals;
 mod tls;
 mod validate;
 
