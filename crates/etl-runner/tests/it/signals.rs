@@ -1,5 +1,6 @@
 //! SIGTERM stops a run promptly and leaves nothing behind.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,9 +98,10 @@ fn sigterm_while_sinks_write_leaves_no_report_and_no_temp_file() {
         "version: 1\nhttp: { base_url: \"${API_BASE_URL}\" }\nsources:\n  comments: { endpoint: /comments, pagination: { type: offset, page_size: 20000, short_page: end } }\nsinks:\n",
     );
     for i in 0..6 {
-        yaml.push_str(&format!(
-            "  out{i}: {{ from: comments, format: csv, path: \"reports/{{sink}}.csv\" }}\n"
-        ));
+        let _ = writeln!(
+            yaml,
+            "  out{i}: {{ from: comments, format: csv, path: \"reports/{{sink}}.csv\" }}"
+        );
     }
     std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
     let child = spawn_etl(dir.path(), tmp.path(), &api.url());
@@ -107,7 +109,10 @@ fn sigterm_while_sinks_write_leaves_no_report_and_no_temp_file() {
     let reports = dir.path().join("reports");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if files(&reports).iter().any(|f| f.ends_with(".tmp")) {
+        if files(&reports)
+            .iter()
+            .any(|f| Path::new(f).extension().is_some_and(|e| e == "tmp"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "no sink started writing");
