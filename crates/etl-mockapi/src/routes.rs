@@ -69,7 +69,24 @@ pub(crate) fn handle(
     }
     if let Some(auth) = &config.auth {
         if !authorized(auth, request) {
-            return (Response::error(401, "missing or invalid credentials"), 0);
+            // Like careless real APIs, it echoes what it was given: clients must keep that
+            // out of their logs.
+            let given = [
+                request.header("authorization"),
+                request.header("x-api-key"),
+                request.query("api_key"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            return (
+                Response::error(
+                    401,
+                    &format!("missing or invalid credentials: got `{given}`"),
+                ),
+                0,
+            );
         }
     }
     let (mut response, items) = route(request, config, data);

@@ -24,7 +24,19 @@ impl fmt::Display for Diagnostic {
         if self.key.is_empty() {
             write!(f, ": {}", self.message)
         } else {
-            write!(f, ": `{}`: {}", self.key, self.message)
+            // A key with control characters is shown escaped, never raw on a terminal.
+            let key: String = self
+                .key
+                .chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            write!(f, ": `{key}`: {}", self.message)
         }
     }
 }

@@ -71,7 +71,14 @@ pub(crate) fn parse(
                 .next()
                 .unwrap_or(&message)
                 .to_owned();
-            c.at_position(position, format!("is not valid YAML: {message}"));
+            let why = match message.as_str() {
+                "repetition limit exceeded" => {
+                    " (aliases expand into too many values; write the values out)"
+                }
+                "recursion limit exceeded" => " (values nest too deeply)",
+                _ => "",
+            };
+            c.at_position(position, format!("is not valid YAML: {message}{why}"));
             return None;
         }
     };

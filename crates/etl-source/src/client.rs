@@ -271,6 +271,7 @@ impl HttpClient {
             };
             let status = response.status().as_u16();
             let headers = response.headers().clone();
+            let mut response = response;
             let now = SystemTime::now();
             if let Some(quota) = stated_quota(&headers, now) {
                 // The host's quota, shared by every request to it: counted down locally, and
@@ -312,15 +313,38 @@ impl HttpClient {
                 params = &[];
                 continue;
             }
-            let bytes = match response.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    return Err(transient(redact(&format!(
-                        "{} (body cut short)",
-                        describe_transport(&e, source.timeout)
-                    ))));
-                }
+            let too_large = || {
+                permanent(format!(
+                    "answered {status} with a body over `max_response_size` ({}); raise it if the \
+                     API really sends that much in one response, or ask for smaller pages",
+                    crate::ByteSize(source.max_response_size)
+                ))
             };
+            if response
+                .content_length()
+                .is_some_and(|n| n > source.max_response_size)
+            {
+                return Err(too_large());
+            }
+            // Read piece by piece, so that an oversized body is refused without being held.
+            let mut bytes = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(piece)) => {
+                        if (bytes.len() + piece.len()) as u64 > source.max_response_size {
+                            return Err(too_large());
+                        }
+                        bytes.extend_from_slice(&piece);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(transient(redact(&format!(
+                            "{} (body cut short)",
+                            describe_transport(&e, source.timeout)
+                        ))));
+                    }
+                }
+            }
             lock(counts).bytes += bytes.len() as u64;
             if status == 401 && !refreshed {
                 if let (Some(Auth::OAuth2(oauth)), Some(used)) = (&source.auth, &token) {

@@ -46,6 +46,8 @@ pub struct SourceConfig {
     pub tls: Option<TlsMaterial>,
     /// Requests in flight at once for this source.
     pub concurrency: usize,
+    /// The largest response body accepted, in bytes.
+    pub max_response_size: u64,
     /// Values of sensitive headers and query parameters (`Authorization`, `api_key`, ...),
     /// kept out of every message like the `auth` credentials.
     pub header_secrets: Vec<crate::Secret>,
@@ -92,6 +94,8 @@ impl Default for Flatten {
 
 /// Default time allowed for one attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default largest response body: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 << 20;
 /// Default longest wait a server may impose.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
@@ -613,6 +617,10 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
                 .unwrap_or(false),
             tls,
             concurrency,
+            max_response_size: spec
+                .max_response_size
+                .or(http.max_response_size)
+                .map_or(DEFAULT_MAX_RESPONSE_SIZE, |s| s.0),
             header_secrets,
         }),
         _ => Err(errors),

@@ -21,17 +21,20 @@ mod ratelimit;
 mod records;
 mod retry;
 mod secret;
+mod size;
 mod spec;
 mod stage;
 
 pub use client::RequestCounts;
 pub use config::{
-    DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy, SourceConfig, TlsMaterial, build,
+    DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy,
+    SourceConfig, TlsMaterial, build,
 };
 pub use duration::HumanDuration;
 pub use error::Error;
 pub use extract::{Bound, Extractor, SourceStats};
 pub use secret::{Secret, redact};
+pub use size::ByteSize;
 pub use spec::{
     AuthSpec, CursorSpec, FlattenOptionsSpec, FlattenSpec, ForEachSpec, HttpSpec, LinkHeaderSpec,
     Method, NextUrlSpec, OffsetSpec, PageSpec, PaginationSpec, RateLimitSpec, RetrySpec, ShortPage,

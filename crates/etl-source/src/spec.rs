@@ -45,6 +45,9 @@ pub struct HttpSpec {
     /// Requests of one source in flight at once (parent/child fan-out, parallel pages).
     /// Default 4.
     pub concurrency: Option<u32>,
+    /// The largest response body accepted (`64MiB` by default); a larger one fails the
+    /// source without being read whole.
+    pub max_response_size: Option<crate::ByteSize>,
 }
 
 /// `tls: { ca_file, client_cert, client_key }`.
@@ -110,6 +113,8 @@ pub struct SourceSpec {
     pub tls: Option<TlsSpec>,
     /// Overrides `http.concurrency`.
     pub concurrency: Option<u32>,
+    /// Overrides `http.max_response_size`.
+    pub max_response_size: Option<crate::ByteSize>,
     /// One request series per record of another source: `{ source: posts, key: id }`.
     pub for_each: Option<ForEachSpec>,
     /// Parent fields copied into each child record as `_{parent}_{field}`.

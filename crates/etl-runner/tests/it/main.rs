@@ -5,6 +5,7 @@
 mod chaos;
 mod e2e;
 mod recipes;
+mod secrets;
 mod shapes;
 mod signals;
 mod tls;

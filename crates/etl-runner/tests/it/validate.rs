@@ -1,3 +1,5 @@
+use std::fmt::Write as _;
+
 use etl_mockapi::MockConfig;
 
 use crate::{etl, mock, repo};
@@ -76,5 +78,53 @@ fn for_each_mistakes_are_reported_before_any_request() {
             "missing `{expected}` in:\n{}",
             out.stderr
         );
+    }
+}
+
+#[test]
+fn hostile_files_get_a_clear_error_and_exit_2_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = String::from("version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        let _ = writeln!(bomb, "a{i}: &a{i} [{refs}]");
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("bomb.yaml", bomb.into_bytes(), "aliases expand into too many values"),
+        ("deep.yaml", format!("version: 1\nsources: {}{}\n", "[".repeat(5000), "]".repeat(5000)).into_bytes(), "values nest too deeply"),
+        ("big.yaml", { let mut v = b"version: 1\n# ".to_vec(); v.resize(100 * 1024 * 1024, b'x'); v }, "pipeline files are limited to 4194304 bytes"),
+        ("utf8.yaml", b"version: 1\nname: \xff\xfe\n".to_vec(), "is not UTF-8 text (invalid bytes on line 2)"),
+        (
+            "names.yaml",
+            b"version: 1\nhttp: { base_url: \"http://x\" }\nsources:\n  \"us\\u0007ers\": { endpoint: /users }\nsinks:\n  o: { from: users, format: csv, path: \"../../etc/x\" }\n".to_vec(),
+            "`sources.us\\u{7}ers`: `us\\u{7}ers` is not a usable name",
+        ),
+        (
+            "escape.yaml",
+            b"version: 1\nhttp: { base_url: \"http://x\" }\nsources:\n  users: { endpoint: /users }\nsinks:\n  o: { from: users, format: csv, path: \"../../etc/x\" }\n".to_vec(),
+            "`../../etc/x` leaves the working directory",
+        ),
+        (
+            "scheme.yaml",
+            b"version: 1\nsources:\n  users: { endpoint: \"file:///etc/passwd\" }\nsinks:\n  o: { from: users, format: csv, path: o.csv }\n".to_vec(),
+            "`file:///etc/passwd` uses `file:`; only http and https are fetched",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let started = std::time::Instant::now();
+        let out = etl(dir.path(), &["validate", name], &[]);
+        assert_eq!(out.code, 2, "{name}: {out:?}");
+        assert!(
+            out.stderr.contains(expected),
+            "{name}: `{expected}` not in\n{}",
+            out.stderr
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+        std::fs::remove_file(dir.path().join(name)).unwrap();
     }
 }

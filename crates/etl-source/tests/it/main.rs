@@ -162,7 +162,7 @@ async fn a_401_is_not_retried_and_names_status_and_url_without_the_key() {
     assert_eq!(
         err,
         format!(
-            "source `items`: GET {}/items answered 401: {{\"error\":\"missing or invalid credentials\"}}; \
+            "source `items`: GET {}/items answered 401: {{\"error\":\"missing or invalid credentials: got `***`\"}}; \
              check the credentials in `auth` and the environment variables they name",
             api.url()
         )
