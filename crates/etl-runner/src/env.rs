@@ -123,3 +123,41 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn text_without_dollars_is_unchanged(text in "[^$]{0,60}") {
+            prop_assert_eq!(interpolate(&text, &|_| None), Ok(text));
+        }
+
+        #[test]
+        fn variables_take_their_values(
+            before in "[^$]{0,20}", name in "[A-Z_][A-Z0-9_]{0,10}", value in "[^$]{0,20}", after in "[^$}]{0,20}",
+        ) {
+            let text = format!("{before}${{{name}}}{after}");
+            let lookup = |n: &str| (n == name).then(|| value.clone());
+            prop_assert_eq!(interpolate(&text, &lookup), Ok(format!("{before}{value}{after}")));
+            let missing = interpolate(&text, &|_| None).unwrap_err();
+            prop_assert_eq!(missing, vec![EnvError::Missing(name.clone())]);
+            let default = format!("{before}${{{name}:-{after}}}");
+            prop_assert_eq!(interpolate(&default, &|_| None), Ok(format!("{before}{after}")));
+        }
+
+        #[test]
+        fn escaped_references_stay_literal(name in "[A-Z]{1,8}") {
+            let text = format!("$${{{name}}}");
+            prop_assert_eq!(interpolate(&text, &|_| Some("x".into())), Ok(format!("${{{name}}}")));
+        }
+
+        #[test]
+        fn anything_at_all_gives_text_or_errors(text in ".{0,60}") {
+            let _ = interpolate(&text, &|_| Some("v".into()));
+        }
+    }
+}

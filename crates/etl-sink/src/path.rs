@@ -179,3 +179,24 @@ mod tests {
         assert_eq!(t.render(&v), PathBuf::from("_x_y.csv"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn rendered_paths_never_leave_the_working_directory(
+            dirs in "[a-z./]{0,20}", pipeline in ".{0,20}", sink in ".{0,20}", run_id in "[0-9a-f_-]{0,20}",
+        ) {
+            let template = format!("{dirs}/{{pipeline}}/{{sink}}_{{run_id}}.csv");
+            if let Ok(t) = PathTemplate::parse(&template, false) {
+                let vars = RenderVars { pipeline: &pipeline, sink: &sink, date: "2026-01-01", timestamp: "20260101_000000", run_id: &run_id };
+                let rendered = t.render(&vars);
+                prop_assert!(!escapes(&rendered), "{} escapes", rendered.display());
+            }
+        }
+    }
+}

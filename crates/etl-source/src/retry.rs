@@ -386,3 +386,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::time::{Duration, SystemTime};
+
+    use proptest::prelude::*;
+
+    use super::{rate_limit_reset, retry_after};
+
+    proptest! {
+        #[test]
+        fn retry_after_reads_any_seconds_and_any_date(secs in 0u64..10_000_000, ahead in 0u64..100_000) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            prop_assert_eq!(retry_after(&secs.to_string(), now), Some(Duration::from_secs(secs)));
+            let date = httpdate::fmt_http_date(now + Duration::from_secs(ahead));
+            prop_assert_eq!(retry_after(&date, now), Some(Duration::from_secs(ahead)));
+        }
+
+        #[test]
+        fn resets_are_seconds_or_unix_times(secs in 0u64..1_000_000_000, ahead in 0u64..100_000) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            prop_assert_eq!(rate_limit_reset(&secs.to_string(), now), Some(Duration::from_secs(secs)));
+            let at = 1_700_000_000 + ahead;
+            prop_assert_eq!(rate_limit_reset(&at.to_string(), now), Some(Duration::from_secs(ahead)));
+        }
+
+        #[test]
+        fn header_parsing_never_panics(text in ".{0,40}") {
+            let now = SystemTime::now();
+            let _ = retry_after(&text, now);
+            let _ = rate_limit_reset(&text, now);
+            let _ = super::structured_quota(&text, now);
+        }
+    }
+}

@@ -46,6 +46,8 @@ impl Paginator for Offset {
             if self.offset >= self.spec.start + total {
                 return Ok(None);
             }
+            // A stated total outranks a short page: more records are known to exist.
+            return Ok(Some(self.request(self.offset)));
         }
         if page.records < self.spec.page_size && self.spec.short_page == ShortPage::End {
             return Ok(None);

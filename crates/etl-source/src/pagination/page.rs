@@ -45,10 +45,15 @@ impl Paginator for Page {
         if page.records == 0 {
             return Ok(None);
         }
-        if self.last(page).is_some_and(|last| self.page >= last) {
+        let last = self.last(page);
+        if last.is_some_and(|last| self.page >= last) {
             return Ok(None);
         }
         self.page += 1;
+        if last.is_some() {
+            // A stated page count outranks a short page.
+            return Ok(Some(self.request(self.page)));
+        }
         if page.records < self.spec.page_size && self.spec.short_page == ShortPage::End {
             return Ok(None);
         }
