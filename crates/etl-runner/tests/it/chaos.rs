@@ -68,6 +68,7 @@ fn every_fault_alone_and_all_together_give_the_same_report() {
             },
             vec!["slow_drip"],
         ),
+        ("latency", none, vec![]),
         (
             "all together",
             Faults {
@@ -90,10 +91,10 @@ fn every_fault_alone_and_all_together_give_the_same_report() {
         ),
     ];
     for (name, faults, kinds) in cases {
-        let latency = if name == "all together" {
-            Duration::from_millis(5)
-        } else {
-            Duration::ZERO
+        let latency = match name {
+            "latency" => Duration::from_millis(25),
+            "all together" => Duration::from_millis(5),
+            _ => Duration::ZERO,
         };
         let api = mock(MockConfig {
             faults,
