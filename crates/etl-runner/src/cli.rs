@@ -135,15 +135,26 @@ fn run_file(file: &std::path::Path) -> u8 {
     let cancel = Cancel::default();
     let signal = Arc::new(AtomicU8::new(0));
     {
+        // Registered before the run starts, so that no signal finds the default handler.
+        let mut signals = {
+            let _entered = runtime.enter();
+            Signals::register()
+        };
         let (cancel, signal) = (cancel.clone(), Arc::clone(&signal));
         runtime.spawn(async move {
-            let code = wait_for_signal().await;
+            let code = signals.next().await;
             signal.store(code, Ordering::SeqCst);
             tracing::warn!(signal = code, "Stopping: a signal asked the run to stop.");
             cancel.cancel();
+            // A second signal does not wait for the clean-up.
+            let code = signals.next().await;
+            eprintln!("error: a second signal: stopping at once");
+            std::process::exit(i32::from(code));
         });
     }
     let outcome = runtime.block_on(run(&pipeline, &clock, &cancel));
+    // Blocking work still running (a DNS lookup) must not hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let mut stdout = std::io::stdout().lock();
     match outcome {
         Ok(report) => {
@@ -185,26 +196,53 @@ fn run_file(file: &std::path::Path) -> u8 {
     }
 }
 
-/// The exit code of the first SIGINT (130) or SIGTERM (143).
-async fn wait_for_signal() -> u8 {
+/// SIGINT and SIGTERM, as exit codes (130, 143).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => exit::SIGINT,
-                _ = term.recv() => exit::SIGTERM,
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                exit::SIGINT
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers now; needs a runtime context.
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        exit::SIGINT
+
+    /// The exit code of the next signal.
+    async fn next(&mut self) -> u8 {
+        #[cfg(unix)]
+        {
+            async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(self.interrupt.as_mut()) => exit::SIGINT,
+                () = recv(self.terminate.as_mut()) => exit::SIGTERM,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            exit::SIGINT
+        }
     }
 }
 

@@ -234,8 +234,10 @@ async fn extract_all(
         match result {
             Ok(r) => done[index] = Some(r),
             Err(e) => {
-                // One source failed: the report cannot be complete, stop the others now.
+                // One source failed: the report cannot be complete, stop the others now, and
+                // wait for them to let go of their staged files.
                 tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
                 return Err(RunError::new(e.to_string(), &finished));
             }
         }
@@ -333,16 +335,16 @@ fn transform_and_write(
     }
     // Every file is written and synced under a temporary name first; only when all of them
     // are ready is any put in place. A failure before that leaves nothing behind.
-    let mut prepared = Vec::new();
+    let mut prepared = PreparedFiles(Vec::new());
     for (sink, path, mut frame) in planned {
         check()?;
         let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
-        prepared.push((sink.name.clone(), file));
+        prepared.0.push((sink.name.clone(), file));
     }
     let mut written: Vec<(String, Written)> = Vec::new();
     // The last moment to stop: the files are ready but none is in place.
     check()?;
-    for (name, file) in prepared {
+    for (name, file) in std::mem::take(&mut prepared.0) {
         match file.commit() {
             Ok(w) => {
                 info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
@@ -359,6 +361,18 @@ fn transform_and_write(
         }
     }
     Ok((written, previews))
+}
+
+/// Files written but not in place. Dropped last first, so that a folder created for the
+/// first is empty (and removed) by the time its turn comes.
+struct PreparedFiles(Vec<(String, etl_sink::Prepared)>);
+
+impl Drop for PreparedFiles {
+    fn drop(&mut self) {
+        while let Some(last) = self.0.pop() {
+            drop(last);
+        }
+    }
 }
 
 fn column_type(t: &FieldType) -> ColumnType {

@@ -395,7 +395,7 @@ impl HttpClient {
                         display_url(&url, &[])
                     },
                     status,
-                    excerpt: redact(&excerpt(&bytes)),
+                    excerpt: excerpt(&redact(&String::from_utf8_lossy(&bytes))),
                     hint: hint(status),
                 })),
             };
@@ -487,9 +487,8 @@ fn describe_transport(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
-/// `: <the start of the body>`, on one line; the caller redacts it.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// `: <the start of the body>`, on one line; masked by the caller before it is cut.
+fn excerpt(text: &str) -> String {
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
         return String::new();

@@ -88,7 +88,7 @@ struct Quota {
     reset_hi: Instant,
 }
 
-/// A sent request; dropped when its answer has been read.
+/// A sent request; dropped when its answer's headers have been read.
 #[derive(Debug)]
 pub(crate) struct Permit<'a> {
     limiter: &'a HostLimiter,

@@ -66,26 +66,36 @@ pub(crate) struct Quota {
 
 /// The IETF structured `RateLimit` header: `limit=100, remaining=50, reset=5`, or the later
 /// form `"default";r=50;t=5`.
+///
+/// With several policies (`"burst";r=0;t=1, "day";r=900;t=3600`), the strictest: the one with
+/// the fewest requests left.
 pub(crate) fn structured_quota(value: &str, now: SystemTime) -> Option<Quota> {
-    let mut remaining = None;
-    let mut reset = None;
-    for part in value.split([',', ';']) {
-        let Some((key, v)) = part.split_once('=') else {
-            continue;
-        };
-        let v = v.trim().trim_matches('"');
-        match key.trim() {
-            "remaining" | "r" => remaining = v.parse().ok(),
-            "reset" | "t" => reset = Some(v.to_owned()),
-            _ => {}
+    let one = |text: &str| -> Option<Quota> {
+        let mut remaining = None;
+        let mut reset = None;
+        for part in text.split([',', ';']) {
+            let Some((key, v)) = part.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"');
+            match key.trim() {
+                "remaining" | "r" => remaining = v.parse().ok(),
+                "reset" | "t" => reset = Some(v.to_owned()),
+                _ => {}
+            }
         }
+        let reset = reset?;
+        Some(Quota {
+            remaining: remaining?,
+            reset: rate_limit_reset(&reset, now)?,
+            whole_seconds: !reset.contains('.'),
+        })
+    };
+    // The older form is one policy written with commas: `limit=.., remaining=.., reset=..`.
+    if value.contains("remaining=") {
+        return one(value);
     }
-    let reset = reset?;
-    Some(Quota {
-        remaining: remaining?,
-        reset: rate_limit_reset(&reset, now)?,
-        whole_seconds: !reset.contains('.'),
-    })
+    value.split(',').filter_map(one).min_by_key(|q| q.remaining)
 }
 
 /// A failed attempt that may succeed if tried again.
@@ -241,6 +251,8 @@ mod tests {
             (0, Duration::from_millis(500), false)
         );
         assert_eq!(structured_quota("limit=100", now), None);
+        let q = structured_quota(r#""burst";r=0;t=1, "day";r=900;t=3600"#, now).unwrap();
+        assert_eq!((q.remaining, q.reset), (0, Duration::from_secs(1)));
     }
 
     fn transient(retry_after: Option<Duration>, rate_limited: bool) -> Transient {
