@@ -1,15 +1,17 @@
 //! The `etl` command line.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::lock::{LockError, RunLock};
+use crate::manifest::{Manifest, SinkEntry, SourceEntry, sha256};
 use crate::pipeline::Pipeline;
-use crate::run::{Cancel, RunClock, run};
+use crate::run::{Cancel, RunClock, RunError, RunReport, run};
 use crate::summary;
 
 /// Exit codes (PIPELINE-FORMAT.md, General rules).
@@ -20,6 +22,8 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Usage or configuration error.
     pub const CONFIG: u8 = 2;
+    /// The pipeline is already running.
+    pub const LOCKED: u8 = 75;
     /// Interrupted by SIGINT (Ctrl-C).
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM.
@@ -51,11 +55,20 @@ pub enum LogFormat {
 pub enum Command {
     /// Run a pipeline: fetch every source, run the transforms, write every sink.
     #[command(
-        after_help = "Example:\n  API_BASE_URL=http://127.0.0.1:8080 etl run pipelines/engagement.yaml\n\nExit codes: 0 ok, 1 the run failed, 2 usage or config error."
+        after_help = "Example:\n  API_BASE_URL=http://127.0.0.1:8080 etl run pipelines/engagement.yaml\n\nExit codes: 0 ok, 1 the run failed, 2 usage or config error, 75 already running,\n130/143 interrupted by SIGINT/SIGTERM."
     )]
     Run {
         /// The pipeline file. Paths inside it are relative to the working directory.
         file: PathBuf,
+    },
+    /// List the recent runs of a pipeline, from its manifests under `.etl/runs/`.
+    #[command(after_help = "Example:\n  etl runs pipelines/engagement.yaml")]
+    Runs {
+        /// The pipeline file.
+        file: PathBuf,
+        /// How many runs to show, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// Check pipeline files without touching the network; report every error at once.
     #[command(after_help = "Example:\n  etl validate pipelines/*.yaml")]
@@ -73,6 +86,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run { file } => run_file(&file),
+        Command::Runs { file, limit } => runs(&file, limit),
     })
 }
 
@@ -132,6 +146,24 @@ fn run_file(file: &std::path::Path) -> u8 {
         }
     };
     let clock = RunClock::now();
+    let started_at = chrono::Utc::now();
+    let root = Path::new(WORK_DIR);
+    let _lock = match RunLock::acquire(
+        root,
+        &pipeline.name,
+        &clock.run_id,
+        &started_at.to_rfc3339(),
+    ) {
+        Ok(lock) => lock,
+        Err(e @ LockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            return exit::LOCKED;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
     let cancel = Cancel::default();
     let signal = Arc::new(AtomicU8::new(0));
     {
@@ -156,9 +188,21 @@ fn run_file(file: &std::path::Path) -> u8 {
     // Blocking work still running (a DNS lookup) must not hold the exit up.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let mut stdout = std::io::stdout().lock();
+    let interrupted = signal.load(Ordering::SeqCst) != 0;
+    let manifest = manifest_of(&pipeline, file, &clock, started_at, &outcome, interrupted);
+    let manifest_path = match manifest.write(root) {
+        Ok(path) => Some(path),
+        Err(e) => {
+            eprintln!("warning: cannot write the run manifest under `{WORK_DIR}/runs`: {e}");
+            None
+        }
+    };
     match outcome {
         Ok(report) => {
             let _ = stdout.write_all(summary::render(&report).as_bytes());
+            if let Some(path) = manifest_path {
+                let _ = writeln!(stdout, "\nmanifest: {}", path.display());
+            }
             exit::OK
         }
         Err(e) => {
@@ -194,6 +238,84 @@ fn run_file(file: &std::path::Path) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// Working data of pipelines (locks, run manifests), in the working directory.
+const WORK_DIR: &str = ".etl";
+
+fn manifest_of(
+    pipeline: &Pipeline,
+    file: &Path,
+    clock: &RunClock,
+    started_at: chrono::DateTime<chrono::Utc>,
+    outcome: &Result<RunReport, RunError>,
+    interrupted: bool,
+) -> Manifest {
+    let finished_at = chrono::Utc::now();
+    let (status, error, sources, sinks) = match outcome {
+        Ok(r) => (
+            "succeeded",
+            None,
+            r.sources
+                .iter()
+                .map(|(n, s)| SourceEntry::new(n, s))
+                .collect(),
+            r.sinks.iter().map(|(n, w)| SinkEntry::new(n, w)).collect(),
+        ),
+        Err(e) => (
+            if interrupted { "interrupted" } else { "failed" },
+            Some(e.message.clone()),
+            e.sources
+                .iter()
+                .map(|(n, s)| SourceEntry::new(n, s))
+                .collect(),
+            Vec::new(),
+        ),
+    };
+    Manifest {
+        etl_version: env!("CARGO_PKG_VERSION").to_owned(),
+        pipeline: pipeline.name.clone(),
+        pipeline_file: file.display().to_string(),
+        pipeline_sha256: std::fs::read(file).map(|b| sha256(&b)).unwrap_or_default(),
+        run_id: clock.run_id.clone(),
+        started_at: started_at.to_rfc3339(),
+        finished_at: finished_at.to_rfc3339(),
+        duration_s: (finished_at - started_at).as_seconds_f64(),
+        status: status.to_owned(),
+        error,
+        sources,
+        sinks,
+    }
+}
+
+fn runs(file: &Path, limit: usize) -> u8 {
+    let name = crate::load::name_of(file);
+    let manifests = match Manifest::list(Path::new(WORK_DIR), &name) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: cannot read `{WORK_DIR}/runs/{name}`: {e}");
+            return exit::FAILED;
+        }
+    };
+    if manifests.is_empty() {
+        println!(
+            "{name}: no runs recorded in `{WORK_DIR}/runs/{name}` (runs are recorded in the working directory they ran in)"
+        );
+        return exit::OK;
+    }
+    println!(
+        "{:<22}  {:<11}  {:<25}  {:>9}  {:>9}  error",
+        "run", "status", "started", "time", "records"
+    );
+    for m in manifests.iter().take(limit) {
+        let records: u64 = m.sources.iter().map(|s| s.records).sum();
+        let error: String = m.error.as_deref().unwrap_or("").chars().take(80).collect();
+        println!(
+            "{:<22}  {:<11}  {:<25}  {:>8.2}s  {records:>9}  {error}",
+            m.run_id, m.status, m.started_at, m.duration_s
+        );
+    }
+    exit::OK
 }
 
 /// SIGINT and SIGTERM, as exit codes (130, 143).

@@ -12,6 +12,8 @@ pub mod cli;
 mod diagnostic;
 mod env;
 mod load;
+pub mod lock;
+pub mod manifest;
 mod pipeline;
 mod run;
 pub mod summary;

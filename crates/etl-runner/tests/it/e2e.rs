@@ -60,6 +60,7 @@ fn the_engagement_report_is_exact_in_csv() {
         .lines()
         .skip_while(|l| !l.starts_with("report: first 5"))
         .skip(2)
+        .take_while(|l| !l.trim().is_empty())
         .collect();
     let top: Vec<&str> = preview
         .iter()

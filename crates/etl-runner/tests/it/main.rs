@@ -5,6 +5,7 @@
 mod chaos;
 mod e2e;
 mod recipes;
+mod runs;
 mod secrets;
 mod shapes;
 mod signals;
@@ -118,7 +119,8 @@ pub(crate) fn etl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     }
 }
 
-/// Every file under `dir`, relative, sorted.
+/// Every file under `dir`, relative, sorted; etl's own working data (`.etl/`: locks and run
+/// manifests) is left out.
 pub(crate) fn files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -127,6 +129,9 @@ pub(crate) fn files(dir: &Path) -> Vec<String> {
         for e in entries {
             let path = e.unwrap().path();
             if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == ".etl") {
+                    continue;
+                }
                 walk(base, &path, out);
             } else {
                 out.push(

@@ -1,0 +1,160 @@
+//! Run manifests: `.etl/runs/{pipeline}/{run_id}.json`, one per run, failed and interrupted
+//! runs included, written atomically when the run ends. No secret is ever in one: they hold
+//! counts, names, paths and checksums.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use etl_sink::Written;
+use etl_source::SourceStats;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What one run did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub etl_version: String,
+    pub pipeline: String,
+    pub pipeline_file: String,
+    pub pipeline_sha256: String,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_s: f64,
+    /// `succeeded`, `failed` or `interrupted`.
+    pub status: String,
+    pub error: Option<String>,
+    pub sources: Vec<SourceEntry>,
+    pub sinks: Vec<SinkEntry>,
+}
+
+/// Per source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceEntry {
+    pub name: String,
+    pub requests: u64,
+    pub pages: u64,
+    pub records: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub waited_s: f64,
+    pub elapsed_s: f64,
+    pub bytes: u64,
+    pub page_size_cap: Option<u64>,
+    pub stopped_by: Option<String>,
+    pub parents: Option<u64>,
+}
+
+/// Per file written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SinkEntry {
+    pub name: String,
+    /// As the pipeline wrote it, relative to the working directory.
+    pub path: String,
+    pub absolute_path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl SourceEntry {
+    pub fn new(name: &str, s: &SourceStats) -> Self {
+        Self {
+            name: name.to_owned(),
+            requests: s.counts.requests,
+            pages: s.pages,
+            records: s.records,
+            retries: s.counts.retries,
+            rate_limited: s.counts.rate_limited,
+            waited_s: s.counts.waited.as_secs_f64(),
+            elapsed_s: s.elapsed.as_secs_f64(),
+            bytes: s.counts.bytes,
+            page_size_cap: s.page_size_cap,
+            stopped_by: s.stopped_by.map(|b| b.to_string()),
+            parents: s.parents,
+        }
+    }
+}
+
+impl SinkEntry {
+    pub fn new(name: &str, w: &Written) -> Self {
+        let absolute = std::path::absolute(&w.path).unwrap_or_else(|_| w.path.clone());
+        Self {
+            name: name.to_owned(),
+            path: w.path.display().to_string(),
+            absolute_path: absolute.display().to_string(),
+            rows: w.rows,
+            bytes: w.bytes,
+            sha256: sha256_file(&w.path).unwrap_or_default(),
+        }
+    }
+}
+
+/// The hex sha256 of a file, read in pieces.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The hex sha256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Where the manifests of `pipeline` live under `root` (`.etl`).
+pub fn folder(root: &Path, pipeline: &str) -> PathBuf {
+    root.join("runs").join(pipeline)
+}
+
+impl Manifest {
+    /// Writes the manifest atomically (temporary file, sync, rename).
+    pub fn write(&self, root: &Path) -> std::io::Result<PathBuf> {
+        let dir = folder(root, &self.pipeline);
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.json", self.run_id));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".manifest.")
+            .suffix(".tmp")
+            .tempfile_in(&dir)?;
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        tmp.write_all(&text)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
+    }
+
+    /// The manifests of `pipeline`, newest first.
+    pub fn list(root: &Path, pipeline: &str) -> std::io::Result<Vec<Manifest>> {
+        let dir = folder(root, pipeline);
+        let mut all = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(all),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                if let Ok(m) = serde_json::from_slice::<Manifest>(&fs::read(&path)?) {
+                    all.push(m);
+                }
+            }
+        }
+        all.sort_by(|a, b| {
+            b.started_at
+                .cmp(&a.started_at)
+                .then(b.run_id.cmp(&a.run_id))
+        });
+        Ok(all)
+    }
+}
