@@ -360,6 +360,32 @@ fn transform_and_write(
             }
         }
     }
+    // Housekeeping, once everything is in place: older files of sinks with `keep_last`.
+    for sink in &pipeline.sinks {
+        let (Some(keep), Some((_, w))) = (
+            sink.keep_last,
+            written.iter().find(|(n, _)| *n == sink.name),
+        ) else {
+            continue;
+        };
+        let vars = RenderVars {
+            pipeline: &pipeline.name,
+            sink: &sink.name,
+            date: &clock.date,
+            timestamp: &clock.timestamp,
+            run_id: &clock.run_id,
+        };
+        match sink.path.prune(&w.path, &vars, keep) {
+            Ok(removed) => {
+                for path in removed {
+                    info!(sink = %sink.name, path = %path.display(), "Removed an older file (keep_last).");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sink = %sink.name, error = %e, "Could not remove older files (keep_last).");
+            }
+        }
+    }
     Ok((written, previews))
 }
 

@@ -80,6 +80,88 @@ impl PathTemplate {
     pub fn as_str(&self) -> &str {
         &self.template
     }
+
+    /// Whether the run-dependent placeholders (`{date}`, `{timestamp}`, `{run_id}`) stand in
+    /// the file name only, and at least one does.
+    pub(crate) fn varies_in_file_name_only(&self) -> bool {
+        let (folder, name) = self
+            .template
+            .rsplit_once('/')
+            .unwrap_or(("", &self.template));
+        let varying = ["{date}", "{timestamp}", "{run_id}"];
+        !varying.iter().any(|v| folder.contains(v)) && varying.iter().any(|v| name.contains(v))
+    }
+
+    /// Whether `file_name` could have been written by this template for this pipeline and sink.
+    fn matches(&self, file_name: &str, vars: &RenderVars<'_>) -> bool {
+        let name = self
+            .template
+            .rsplit_once('/')
+            .map_or(self.template.as_str(), |(_, n)| n);
+        let name = name
+            .replace("{pipeline}", &sanitize(vars.pipeline))
+            .replace("{sink}", &sanitize(vars.sink));
+        // Literal pieces between the varying placeholders, matched in order.
+        let mut pieces: Vec<&str> = Vec::new();
+        let mut rest = name.as_str();
+        while let Some(open) = rest.find('{') {
+            pieces.push(&rest[..open]);
+            let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+            rest = &rest[close..];
+        }
+        pieces.push(rest);
+        let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+        if !file_name.starts_with(first)
+            || !file_name.ends_with(last)
+            || file_name.len() < first.len() + last.len()
+        {
+            return false;
+        }
+        let mut at = first.len();
+        for piece in &pieces[1..pieces.len() - 1] {
+            match file_name[at..file_name.len() - last.len()].find(piece) {
+                Some(i) => at += i + piece.len(),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Removes the files of this sink beside `written` but the newest `keep` (by modification
+    /// time; the file just written is always kept). Returns what it removed.
+    pub fn prune(
+        &self,
+        written: &Path,
+        vars: &RenderVars<'_>,
+        keep: usize,
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let folder = match written.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !entry.file_type()?.is_file() || !self.matches(&name, vars)
+            {
+                continue;
+            }
+            let path = folder.join(&name);
+            if path.file_name() == written.file_name() {
+                continue;
+            }
+            files.push((entry.metadata()?.modified()?, path));
+        }
+        files.sort();
+        let remove = files.len().saturating_sub(keep.saturating_sub(1));
+        let mut removed = Vec::new();
+        for (_, path) in files.into_iter().take(remove) {
+            std::fs::remove_file(&path)?;
+            removed.push(path);
+        }
+        Ok(removed)
+    }
 }
 
 /// A name used in a path: path separators and other awkward characters become `_`.
@@ -119,6 +201,80 @@ fn escapes(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_last_removes_only_older_files_of_the_same_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = PathTemplate::parse(
+            &format!("{}/{{pipeline}}_{{timestamp}}.csv", dir.path().display()),
+            true,
+        )
+        .unwrap();
+        assert!(t.varies_in_file_name_only());
+        for (i, name) in [
+            "engagement_20260101_000000.csv",
+            "engagement_20260102_000000.csv",
+            "engagement_20260103_000000.csv",
+            "other_20260101_000000.csv",
+            "engagement_notes.txt",
+            ".engagement_20260104_000000.csv.x.tmp",
+        ]
+        .iter()
+        .enumerate()
+        {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+            // Distinct modification times, oldest first.
+            let when = std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_000_000 + i as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        let written = dir.path().join("engagement_20260104_000000.csv");
+        std::fs::write(&written, "new").unwrap();
+        let vars = RenderVars {
+            pipeline: "engagement",
+            sink: "report",
+            date: "",
+            timestamp: "",
+            run_id: "",
+        };
+        let removed = t.prune(&written, &vars, 2).unwrap();
+        let names: Vec<String> = removed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "engagement_20260101_000000.csv",
+                "engagement_20260102_000000.csv"
+            ]
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".engagement_20260104_000000.csv.x.tmp",
+                "engagement_20260103_000000.csv",
+                "engagement_20260104_000000.csv",
+                "engagement_notes.txt",
+                "other_20260101_000000.csv"
+            ]
+        );
+        assert!(
+            !PathTemplate::parse("r/{date}/x.csv", false)
+                .unwrap()
+                .varies_in_file_name_only()
+        );
+    }
 
     fn vars() -> RenderVars<'static> {
         RenderVars {

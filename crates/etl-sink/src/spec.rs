@@ -26,6 +26,9 @@ pub struct SinkSpec {
     pub parquet: Option<ParquetSpec>,
     /// Rows printed after the run.
     pub preview: Option<PreviewSpec>,
+    /// After a successful run, keep only this many files of this sink (the newest), removing
+    /// older ones. Needs the placeholders in the file name, not in folders.
+    pub keep_last: Option<usize>,
 }
 
 /// Output format.
@@ -118,6 +121,7 @@ pub struct SinkConfig {
     pub header: bool,
     pub compression: Compression,
     pub preview: Option<PreviewSpec>,
+    pub keep_last: Option<usize>,
 }
 
 impl SinkSpec {
@@ -162,6 +166,19 @@ impl SinkSpec {
                 ),
             });
         }
+        if let (Some(n), Some(p)) = (self.keep_last, &path) {
+            if n == 0 {
+                errors.push(Error::Config {
+                    key: format!("{at}.keep_last"),
+                    message: "must be at least 1 (the file just written)".into(),
+                });
+            } else if !p.varies_in_file_name_only() {
+                errors.push(Error::Config {
+                    key: format!("{at}.keep_last"),
+                    message: "needs `path` to vary in its file name only (`reports/{pipeline}_{timestamp}.csv`), so that the files of this sink can be found".into(),
+                });
+            }
+        }
         if self.preview.as_ref().is_some_and(|p| p.rows == 0) {
             errors.push(Error::Config {
                 key: format!("{at}.preview.rows"),
@@ -183,6 +200,7 @@ impl SinkSpec {
                     .and_then(|p| p.compression)
                     .unwrap_or_default(),
                 preview: self.preview.clone(),
+                keep_last: self.keep_last,
             }),
             _ => Err(errors),
         }

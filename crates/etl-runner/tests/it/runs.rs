@@ -141,3 +141,41 @@ fn a_second_run_of_the_same_pipeline_exits_75() {
     assert!(first.wait().unwrap().success());
     assert_eq!(files(&dir.path().join("reports")).len(), 1);
 }
+
+#[test]
+fn keep_last_keeps_the_newest_reports_of_a_sink() {
+    let api = mock(MockConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(crate::repo().join("pipelines/engagement.yaml"))
+        .unwrap()
+        .replace(
+            "path: reports/{pipeline}_{timestamp}.csv",
+            "path: reports/{pipeline}_{run_id}.csv\n    keep_last: 2",
+        );
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    std::fs::write(dir.path().join("reports/unrelated.csv"), "mine").unwrap();
+    for _ in 0..3 {
+        let out = etl(
+            dir.path(),
+            &["run", "p.yaml"],
+            &[("API_BASE_URL", &api.url())],
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = files(&dir.path().join("reports"));
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.contains(&"unrelated.csv".to_owned()));
+    // The two newest runs' files remain.
+    let runs: Vec<String> = manifests(dir.path())
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    for run in &runs[1..] {
+        assert!(
+            left.contains(&format!("engagement_{run}.csv")),
+            "{run} missing from {left:?}"
+        );
+    }
+}

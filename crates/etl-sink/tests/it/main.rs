@@ -33,6 +33,7 @@ fn sink(format: Format, if_exists: IfExists) -> SinkConfig {
         csv: None,
         parquet: None,
         preview: None,
+        keep_last: None,
     };
     spec.build("report").unwrap()
 }
