@@ -86,10 +86,15 @@ impl Response {
         stream: &mut (impl AsyncWrite + Unpin),
         keep_alive: bool,
     ) -> io::Result<()> {
+        stream.write_all(&self.bytes(keep_alive)).await?;
+        stream.flush().await
+    }
+
+    /// The whole response: head and body.
+    fn bytes(&self, keep_alive: bool) -> Vec<u8> {
         let mut out = self.head(keep_alive);
         out.extend_from_slice(&self.body);
-        stream.write_all(&out).await?;
-        stream.flush().await
+        out
     }
 
     /// Sends the response in ten pieces, 50 ms apart.
@@ -98,8 +103,7 @@ impl Response {
         stream: &mut (impl AsyncWrite + Unpin),
         keep_alive: bool,
     ) -> io::Result<()> {
-        let mut out = self.head(keep_alive);
-        out.extend_from_slice(&self.body);
+        let out = self.bytes(keep_alive);
         let piece = out.len().div_ceil(10).max(1);
         for chunk in out.chunks(piece) {
             stream.write_all(chunk).await?;

@@ -25,20 +25,22 @@ impl fmt::Display for Diagnostic {
             write!(f, ": {}", self.message)
         } else {
             // A key with control characters is shown escaped, never raw on a terminal.
-            let key: String = self
-                .key
-                .chars()
-                .flat_map(|c| {
-                    if c.is_control() {
-                        c.escape_default().collect::<Vec<_>>()
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
-            write!(f, ": `{key}`: {}", self.message)
+            write!(f, ": `{}`: {}", escape_controls(&self.key), self.message)
         }
     }
+}
+
+/// Text with its control characters escaped (`\u{7}`), safe to print on one terminal line.
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Every problem found in one file.

@@ -117,16 +117,7 @@ fn cell(value: Option<AnyValue<'_>>, max: usize) -> String {
         Some(other) => other.to_string(),
     };
     // One line per row: control characters are shown escaped.
-    let text: String = text
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let text = crate::diagnostic::escape_controls(&text);
     if text.chars().count() > max {
         let cut: String = text.chars().take(max - 1).collect();
         format!("{cut}…")
