@@ -25,8 +25,8 @@ impl Fault {
     }
 }
 
-/// splitmix64: a small, well-mixed generator; enough for fault injection.
-fn splitmix64(mut x: u64) -> u64 {
+/// splitmix64: a small, well-mixed generator; enough for fault injection and invented data.
+pub(crate) fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

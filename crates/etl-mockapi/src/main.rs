@@ -1,14 +1,15 @@
 //! `etl-mockapi`: serve a fixture folder as a REST API on loopback.
 
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use etl_mockapi::{
     AuthRequirement, CursorMode, Dataset, Faults, MockConfig, MockServer, OAuth2Mock, RateLimit,
-    TlsServer,
+    TlsServer, generate_orders,
 };
 
 /// A local REST API over fixture data, for etl's tests, demo and benchmarks, and as a sandbox
@@ -17,13 +18,17 @@ use etl_mockapi::{
 /// Every `*.json` file of the fixture folder (an array of objects) is served at `/{stem}`,
 /// with `/{stem}/{id}` and `/{parent}/{id}/{child}` (children whose `{parent}Id` matches).
 /// Paging: `_start`/`_limit`, `_page`/`_limit`, `offset`/`limit`, `page`/`per_page`.
+/// An `orders.json` collection is mutable and served by cursor with `updated_since`.
 /// `GET /__stats` reports requests by status, faults and items served.
 #[derive(Debug, Parser)]
 #[command(
     version,
+    args_conflicts_with_subcommands = true,
     after_help = "Example:\n  etl-mockapi --fixtures fixtures/jsonplaceholder --port 8080 --max-page-size 7"
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Folder of `*.json` fixtures.
     #[arg(long, default_value = "fixtures/jsonplaceholder")]
     fixtures: PathBuf,
@@ -123,6 +128,20 @@ struct Args {
     envelope: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print invented shop orders as a JSON array (`fixtures/shop/orders.json` is
+    /// `--count 2000 --seed 7`).
+    GenerateOrders {
+        /// How many orders, with ids 1 to COUNT.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        /// Seed of the generator: the same seed gives the same orders.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -131,6 +150,12 @@ fn main() -> Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::GenerateOrders { count, seed }) = args.command {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &generate_orders(count, seed))?;
+        writeln!(out)?;
+        return Ok(());
+    }
     let data = Dataset::load(&args.fixtures)?;
     let config = MockConfig {
         max_page_size: args.max_page_size,

@@ -9,6 +9,7 @@ use crate::config::{AuthRequirement, MockConfig, RateLimit};
 use crate::data::Dataset;
 use crate::http::{Request, Response};
 use crate::oauth::Tokens;
+use crate::order_store::{self, OrderStore};
 use crate::styles;
 
 /// Page size when a page number is given without a size (JSONPlaceholder's default).
@@ -19,6 +20,8 @@ const DEFAULT_PAGE_SIZE: usize = 10;
 pub(crate) struct State {
     pub(crate) window: Mutex<Window>,
     pub(crate) tokens: Tokens,
+    /// The mutable `orders` collection, when the dataset has one.
+    pub(crate) orders: Option<Mutex<OrderStore>>,
 }
 
 impl State {
@@ -26,6 +29,7 @@ impl State {
         Self {
             window: Mutex::new(Window::new()),
             tokens: Tokens::default(),
+            orders: None,
         }
     }
 }
@@ -89,7 +93,7 @@ pub(crate) fn handle(
             );
         }
     }
-    let (mut response, items) = route(request, config, data);
+    let (mut response, items) = route(request, config, data, state);
     response.headers.extend(limit_headers);
     (response, items)
 }
@@ -184,11 +188,23 @@ pub(crate) fn base64(input: &[u8]) -> String {
     out
 }
 
-fn route(request: &Request, config: &MockConfig, data: &Dataset) -> (Response, usize) {
+fn route(
+    request: &Request,
+    config: &MockConfig,
+    data: &Dataset,
+    state: &State,
+) -> (Response, usize) {
+    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(orders) = &state.orders {
+        match segments.as_slice() {
+            ["orders"] => return order_store::list(request, config, orders),
+            ["orders", id] => return order_store::item(request, orders, id),
+            _ => {}
+        }
+    }
     if request.method != "GET" && request.method != "POST" {
         return (Response::error(405, "only GET and POST are served"), 0);
     }
-    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
     // `/cursor/...`, `/next/...`, `/link/...`: the same data, paged in another style;
     // `POST /search/{name}`: paging values in the JSON body.
     let (style, rest) = match segments.split_first() {
@@ -201,23 +217,29 @@ fn route(request: &Request, config: &MockConfig, data: &Dataset) -> (Response, u
             0,
         );
     }
+    // Other routes over `orders` (`/cursor/orders`) see its current state too.
+    let orders = state
+        .orders
+        .as_ref()
+        .filter(|_| rest.contains(&"orders"))
+        .map(|store| order_store::lock(store).all());
+    let collection = |name: &str| match &orders {
+        Some(orders) if name == "orders" => Some(orders.as_slice()),
+        _ => data.collection(name),
+    };
     let items: Vec<&Value> = match rest {
-        [name] => match data.collection(name) {
+        [name] => match collection(name) {
             Some(items) => items.iter().collect(),
             None => return not_found(request),
         },
         [name, id] if style.is_none() => {
-            return match data
-                .collection(name)
-                .and_then(|items| find_by_id(items, id))
-            {
+            return match collection(name).and_then(|items| find_by_id(items, id)) {
                 Some(item) => (Response::json(200, item.to_string().into_bytes()), 1),
                 None => not_found(request),
             };
         }
         [parent, id, child] => {
-            let (Some(parents), Some(children)) = (data.collection(parent), data.collection(child))
-            else {
+            let (Some(parents), Some(children)) = (collection(parent), collection(child)) else {
                 return not_found(request);
             };
             if find_by_id(parents, id).is_none() {
@@ -262,23 +284,21 @@ pub(crate) const PAGING_PARAMS: [&str; 9] = [
     "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page", "cursor",
 ];
 
-/// Any query parameter that is not a paging parameter and names a field filters on it, as
-/// JSONPlaceholder does.
 fn filter<'a>(request: &Request, items: Vec<&'a Value>) -> Vec<&'a Value> {
-    let filters: Vec<(&str, &str)> = request
+    items
+        .into_iter()
+        .filter(|item| matches_filters(request, item))
+        .collect()
+}
+
+/// Any query parameter that is not a paging parameter and names a field filters on it, as
+/// JSONPlaceholder does: whether `item` passes them.
+pub(crate) fn matches_filters(request: &Request, item: &Value) -> bool {
+    request
         .query
         .iter()
         .filter(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()) && !k.starts_with("__"))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    items
-        .into_iter()
-        .filter(|item| {
-            filters
-                .iter()
-                .all(|(k, v)| item.get(*k).is_none() || field_is(item, k, v))
-        })
-        .collect()
+        .all(|(k, v)| item.get(k).is_none() || field_is(item, k, v))
 }
 
 /// The slice `[offset, offset + limit)` of `matching`, clamped if the config says so.

@@ -1,8 +1,9 @@
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -12,7 +13,8 @@ use tracing::debug;
 use crate::config::{MockConfig, TlsServer};
 use crate::data::Dataset;
 use crate::faults::{self, Fault};
-use crate::http::{self, Response};
+use crate::http::{self, Request, Response};
+use crate::order_store::{self, NO_ORDERS, OrderStore};
 use crate::routes::{self, State};
 use crate::stats::{Recorder, Stats};
 
@@ -46,8 +48,14 @@ impl MockServer {
         Self::bind(SocketAddr::from(([127, 0, 0, 1], 0)), data, config)
     }
 
-    /// Binds `addr` and serves `data` until dropped.
+    /// Binds `addr` and serves `data` until dropped. Fails if the dataset has an `orders`
+    /// collection that cannot be served (an order without an integer `id` or an RFC 3339
+    /// `updated_at`, or a taken id).
     pub fn bind(addr: SocketAddr, data: Dataset, config: MockConfig) -> io::Result<Self> {
+        let mut state = State::new();
+        state.orders = OrderStore::from_dataset(&data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            .map(Mutex::new);
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -63,7 +71,7 @@ impl MockServer {
         let shared = Arc::new(Shared {
             config,
             data,
-            state: State::new(),
+            state,
             recorder: Recorder::default(),
         });
         let (shutdown, stop) = oneshot::channel();
@@ -112,9 +120,37 @@ impl MockServer {
 
     /// What it has served so far.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.shared.recorder.snapshot();
-        stats.tokens_issued = self.shared.state.tokens.count() as u64;
-        stats
+        self.shared.stats()
+    }
+
+    /// The current orders, by id (as `GET /__orders`); none without an `orders` collection.
+    pub fn orders(&self) -> Vec<Value> {
+        self.shared
+            .state
+            .orders
+            .as_ref()
+            .map(|store| order_store::lock(store).all())
+            .unwrap_or_default()
+    }
+
+    /// Inserts orders, all or none (as `POST /__orders`): each needs an integer `id` not
+    /// taken yet; a missing `created_at` or `updated_at` is set to the mock's "now" (the
+    /// current second, but always a second past the latest `updated_at`). Returns them as
+    /// stored.
+    pub fn add_orders(&self, orders: Vec<Value>) -> Result<Vec<Value>, String> {
+        let store = self.shared.state.orders.as_ref().ok_or(NO_ORDERS)?;
+        order_store::lock(store)
+            .insert(orders)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Sets `fields` (a JSON object) on the order `id` and its `updated_at` to the mock's
+    /// "now" (as `PATCH /__orders/{id}`); returns the order as stored.
+    pub fn update_order(&self, id: i64, fields: Value) -> Result<Value, String> {
+        let store = self.shared.state.orders.as_ref().ok_or(NO_ORDERS)?;
+        order_store::lock(store)
+            .update(id, fields)
+            .map_err(|e| e.to_string())
     }
 
     /// Blocks until the server stops (it stops only when the process does).
@@ -181,15 +217,11 @@ async fn serve_connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, share
                 return;
             }
         };
-        if request.path == "/__stats" {
-            let mut stats = shared.recorder.snapshot();
-            stats.tokens_issued = shared.state.tokens.count() as u64;
-            let body = serde_json::to_vec(&stats).unwrap_or_default();
-            if Response::json(200, body)
+        if request.path.starts_with("/__") {
+            let written = internal(&request, &shared)
                 .write(&mut stream, request.keep_alive)
-                .await
-                .is_err()
-            {
+                .await;
+            if written.is_err() || !request.keep_alive {
                 return;
             }
             continue;
@@ -236,6 +268,25 @@ async fn serve_connection(mut stream: impl AsyncRead + AsyncWrite + Unpin, share
     }
 }
 
+impl Shared {
+    fn stats(&self) -> Stats {
+        let mut stats = self.recorder.snapshot();
+        stats.tokens_issued = self.state.tokens.count() as u64;
+        stats
+    }
+}
+
+/// The routes under `/__`, for tests: never faulty, limited, guarded or counted.
+fn internal(request: &Request, shared: &Shared) -> Response {
+    match request.path.as_str() {
+        "/__stats" => Response::json(200, serde_json::to_vec(&shared.stats()).unwrap_or_default()),
+        path if path == "/__orders" || path.starts_with("/__orders/") => {
+            order_store::test_api(request, shared.state.orders.as_ref())
+        }
+        path => Response::error(404, &format!("no resource at `{path}`")),
+    }
+}
+
 fn tls_acceptor(tls: &TlsServer) -> io::Result<TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -269,4 +320,70 @@ fn tls_acceptor(tls: &TlsServer) -> io::Result<TlsAcceptor> {
         .with_single_cert(chain, key)
         .map_err(|e| invalid("server certificate", &e))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+    use crate::config::Faults;
+
+    /// One request on its own connection: the status and the body.
+    fn call(server: &MockServer, method: &str, target: &str, body: &str) -> (u16, Value) {
+        let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+        write!(
+            stream,
+            "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        (
+            head[9..12].parse().unwrap(),
+            serde_json::from_str(body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_orders_test_api_is_never_faulty_nor_counted() {
+        let data = Dataset::from_collections([(
+            "orders".to_owned(),
+            crate::orders::generate_orders(20, 7),
+        )]);
+        let config = MockConfig {
+            faults: Faults {
+                status_500: 1.0,
+                ..Faults::default()
+            },
+            ..MockConfig::default()
+        };
+        let server = MockServer::start(data, config).unwrap();
+        let (status, order) = call(&server, "PATCH", "/__orders/3", r#"{"total": 1.5}"#);
+        assert_eq!((status, &order["total"]), (200, &serde_json::json!(1.5)));
+        let stamp = order["updated_at"].as_str().unwrap().to_owned();
+        let (status, _) = call(
+            &server,
+            "GET",
+            &format!("/orders?updated_since={stamp}"),
+            "",
+        );
+        assert_eq!(status, 500, "faults apply to /orders");
+        assert_eq!(server.orders().len(), 20);
+        let added = server
+            .add_orders(vec![serde_json::json!({"id": 21, "status": "pending"})])
+            .unwrap();
+        assert!(added[0]["updated_at"].as_str().unwrap() > stamp.as_str());
+        assert!(server.update_order(99, serde_json::json!({})).is_err());
+        let (status, seen) = call(&server, "GET", "/__stats?api_key=k", "");
+        assert_eq!(status, 200);
+        assert_eq!(seen["requests"], 1);
+        assert_eq!(
+            server.stats().targets,
+            vec![format!("/orders?updated_since={stamp}")]
+        );
+    }
 }

@@ -1,6 +1,6 @@
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
@@ -9,7 +9,7 @@ use crate::http::Request;
 /// What the mock has seen, as served at `GET /__stats`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Stats {
-    /// Requests received (the `/__stats` requests themselves excluded).
+    /// Requests received (the test routes under `/__`, `/__stats` itself included, excluded).
     pub requests: u64,
     /// Responses by status code; dropped connections are not responses and are not here.
     pub by_status: BTreeMap<u16, u64>,
@@ -29,7 +29,17 @@ pub struct Stats {
     pub tokens_issued: u64,
     /// TLS handshakes that failed (an untrusted or missing client certificate, say).
     pub tls_failures: u64,
+    /// The target (path and query, percent-decoded) of each request, in arrival order: the
+    /// last 10,000 at most. The values of `api_key`, `access_token` and `token` are
+    /// masked as `***`.
+    pub targets: Vec<String>,
 }
+
+/// How many request targets [`Stats::targets`] keeps.
+const MAX_TARGETS: usize = 10_000;
+
+/// Query parameters whose values never reach [`Stats::targets`].
+const SECRET_PARAMS: [&str; 3] = ["api_key", "access_token", "token"];
 
 impl Stats {
     /// Responses with this status.
@@ -47,6 +57,7 @@ impl Stats {
 pub(crate) struct Recorder {
     counter: AtomicU64,
     stats: Mutex<Stats>,
+    targets: Mutex<VecDeque<String>>,
 }
 
 impl Recorder {
@@ -61,6 +72,12 @@ impl Recorder {
             || request.query("access_token").is_some();
         stats.with_credentials += u64::from(credentials);
         stats.proxied += u64::from(request.proxied);
+        drop(stats);
+        let mut targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        if targets.len() == MAX_TARGETS {
+            targets.pop_front();
+        }
+        targets.push_back(target(request));
         self.counter.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -79,13 +96,66 @@ impl Recorder {
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
-        self.lock().clone()
+        let mut stats = self.lock().clone();
+        let targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        stats.targets = targets.iter().cloned().collect();
+        stats
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Stats> {
+    fn lock(&self) -> MutexGuard<'_, Stats> {
         // A panic while holding the lock cannot leave the counters inconsistent: keep going.
-        self.stats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `/path?name=value&...`, decoded, secrets masked.
+fn target(request: &Request) -> String {
+    let mut target = request.path.clone();
+    for (i, (name, value)) in request.query.iter().enumerate() {
+        target.push(if i == 0 { '?' } else { '&' });
+        target.push_str(name);
+        target.push('=');
+        let secret = SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s));
+        target.push_str(if secret { "***" } else { value });
+    }
+    target
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_keep_the_query_mask_secrets_and_the_last_ten_thousand() {
+        let recorder = Recorder::default();
+        let request = |target: &str| {
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            Request {
+                method: "GET".into(),
+                path: path.into(),
+                query: crate::http::parse_query(query),
+                headers: vec![],
+                body: vec![],
+                keep_alive: true,
+                proxied: false,
+            }
+        };
+        recorder.request(&request(
+            "/orders?updated_since=2026-11-25T10%3A00%3A00Z&token=s3",
+        ));
+        recorder.request(&request("/users?api_key=k&_limit=2"));
+        assert_eq!(
+            recorder.snapshot().targets,
+            vec![
+                "/orders?updated_since=2026-11-25T10:00:00Z&token=***",
+                "/users?api_key=***&_limit=2",
+            ]
+        );
+        for _ in 0..MAX_TARGETS - 1 {
+            recorder.request(&request("/posts"));
+        }
+        let targets = recorder.snapshot().targets;
+        assert_eq!(targets.len(), MAX_TARGETS);
+        assert_eq!(targets[0], "/users?api_key=***&_limit=2");
     }
 }

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::lock::{LockError, RunLock};
 use crate::manifest::{Manifest, SinkEntry, SourceEntry, sha256};
 use crate::pipeline::Pipeline;
-use crate::run::{Cancel, RunClock, RunError, RunReport, run};
+use crate::run::{Cancel, RunClock, RunError, RunOptions, RunReport, run};
 use crate::summary;
 
 /// Exit codes (PIPELINE-FORMAT.md, General rules).
@@ -60,6 +60,16 @@ pub enum Command {
     Run {
         /// The pipeline file. Paths inside it are relative to the working directory.
         file: PathBuf,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// Show or reset the incremental state of a pipeline (`.etl/state/`, `.etl/data/`).
+    #[command(
+        after_help = "Examples:\n  etl state show pipelines/daily_sales.yaml\n  etl state reset pipelines/daily_sales.yaml --source orders"
+    )]
+    State {
+        #[command(subcommand)]
+        action: StateAction,
     },
     /// List the recent runs of a pipeline, from its manifests under `.etl/runs/`.
     #[command(after_help = "Example:\n  etl runs pipelines/engagement.yaml")]
@@ -79,13 +89,50 @@ pub enum Command {
     },
 }
 
+/// `etl run` options: a backfill window and a subset of sources.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WindowArgs {
+    /// Start every incremental source here instead of at its stored cursor (a date-time,
+    /// a date or an integer). The state is not saved unless `--save-state`.
+    #[arg(long, value_name = "CURSOR")]
+    pub since: Option<String>,
+    /// Leave out records whose cursor is after this (sent as `until_param` if declared).
+    #[arg(long, value_name = "CURSOR")]
+    pub until: Option<String>,
+    /// Save the state after a `--since`/`--until` run too.
+    #[arg(long)]
+    pub save_state: bool,
+    /// Run only these sources (comma-separated), and the transforms and sinks that need
+    /// nothing else.
+    #[arg(long, value_name = "SOURCE,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Print the stored cursors and merged tables.
+    Show {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Forget the cursors (and merged tables): the next run starts from `initial`.
+    Reset {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     ExitCode::from(match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Run { file } => run_file(&file),
+        Command::Run { file, window } => run_file(&file, &window),
+        Command::State { action } => state_command(&action),
         Command::Runs { file, limit } => runs(&file, limit),
     })
 }
@@ -127,11 +174,25 @@ fn validate(files: &[PathBuf]) -> u8 {
     code
 }
 
-fn run_file(file: &std::path::Path) -> u8 {
+fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
     let pipeline = match Pipeline::load(file) {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
+            return exit::CONFIG;
+        }
+    };
+    let options = RunOptions {
+        root: PathBuf::from(WORK_DIR),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        save_state: args.save_state,
+        only: args.only.clone(),
+    };
+    let plan = match options.plan(&pipeline) {
+        Ok(p) => p,
+        Err(m) => {
+            eprintln!("error: {m}");
             return exit::CONFIG;
         }
     };
@@ -184,14 +245,38 @@ fn run_file(file: &std::path::Path) -> u8 {
             std::process::exit(i32::from(code));
         });
     }
-    let outcome = runtime.block_on(run(&pipeline, &clock, &cancel));
+    let outcome = runtime.block_on(run(&pipeline, &clock, &cancel, &plan));
     // Blocking work still running (a DNS lookup) must not hold the exit up.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let mut stdout = std::io::stdout().lock();
     let interrupted = signal.load(Ordering::SeqCst) != 0;
-    let manifest = manifest_of(&pipeline, file, &clock, started_at, &outcome, interrupted);
+    let mut manifest = manifest_of(&pipeline, file, &clock, started_at, &outcome, interrupted);
+    manifest.options = crate::manifest::RunOptionsEntry {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        save_state: args.save_state,
+        only: args.only.clone(),
+    };
     let manifest_path = match manifest.write(root) {
-        Ok(path) => Some(path),
+        Ok(path) => {
+            match Manifest::prune(
+                root,
+                &pipeline.name,
+                pipeline.keep_manifest_days,
+                chrono::Utc::now(),
+            ) {
+                Ok(removed) if !removed.is_empty() => {
+                    tracing::info!(
+                        removed = removed.len(),
+                        keep_days = pipeline.keep_manifest_days,
+                        "Removed old run manifests."
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "Could not remove old run manifests."),
+            }
+            Some(path)
+        }
         Err(e) => {
             eprintln!("warning: cannot write the run manifest under `{WORK_DIR}/runs`: {e}");
             None
@@ -272,6 +357,22 @@ fn manifest_of(
             Vec::new(),
         ),
     };
+    let (tables, state) = match outcome {
+        Ok(r) => (
+            r.tables
+                .iter()
+                .map(|(n, t)| crate::manifest::TableEntry {
+                    source: n.clone(),
+                    path: t.path.clone(),
+                    rows: t.rows,
+                    bytes: t.bytes,
+                    sha256: t.sha256.clone(),
+                })
+                .collect(),
+            r.state.as_ref().map(|p| p.display().to_string()),
+        ),
+        Err(_) => (Vec::new(), None),
+    };
     Manifest {
         etl_version: env!("CARGO_PKG_VERSION").to_owned(),
         pipeline: pipeline.name.clone(),
@@ -285,6 +386,103 @@ fn manifest_of(
         error,
         sources,
         sinks,
+        tables,
+        state_saved: state,
+        options: crate::manifest::RunOptionsEntry::default(),
+    }
+}
+
+fn state_command(action: &StateAction) -> u8 {
+    let root = Path::new(WORK_DIR);
+    match action {
+        StateAction::Show { file } => {
+            let name = crate::load::name_of(file);
+            match crate::state::State::load(root, &name) {
+                Ok(Some(state)) => {
+                    println!(
+                        "{name}: state of run {} ({}), in `{}`",
+                        state.run_id,
+                        state.updated_at,
+                        crate::state::path(root, &name).display()
+                    );
+                    for (source, s) in &state.sources {
+                        let cursor = s.cursor.as_ref().map_or_else(
+                            || "none".to_owned(),
+                            |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        );
+                        println!("  {source}: {} = {cursor}", s.cursor_field);
+                        if !s.parents.is_empty() {
+                            println!("    {} parent cursors", s.parents.len());
+                        }
+                        if let Some(t) = &s.table {
+                            println!(
+                                "    merged table `{}`: {} rows, {} bytes",
+                                t.path, t.rows, t.bytes
+                            );
+                        }
+                    }
+                    exit::OK
+                }
+                Ok(None) => {
+                    println!(
+                        "{name}: no state in `{}` (no incremental run has succeeded here)",
+                        crate::state::path(root, &name).display()
+                    );
+                    exit::OK
+                }
+                Err(m) => {
+                    eprintln!("error: {m}");
+                    exit::FAILED
+                }
+            }
+        }
+        StateAction::Reset { file, source } => {
+            let name = crate::load::name_of(file);
+            if let Some(s) = source {
+                // The source must exist in the pipeline, when the file can be read.
+                if let Ok(p) = Pipeline::load(file) {
+                    if !p.sources.iter().any(|x| x.name == *s) {
+                        let names: Vec<&str> = p.sources.iter().map(|x| x.name.as_str()).collect();
+                        let hint = crate::diagnostic::did_you_mean(s, names.iter().copied())
+                            .map_or_else(String::new, |d| format!("; did you mean `{d}`?"));
+                        eprintln!("error: `{s}` is not a source of `{name}`{hint}");
+                        return exit::CONFIG;
+                    }
+                }
+            }
+            let _lock = match RunLock::acquire(
+                root,
+                &name,
+                "state-reset",
+                &chrono::Utc::now().to_rfc3339(),
+            ) {
+                Ok(lock) => lock,
+                Err(e @ LockError::Held { .. }) => {
+                    eprintln!("error: {e}");
+                    return exit::LOCKED;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::FAILED;
+                }
+            };
+            match crate::state::reset(root, &name, source.as_deref()) {
+                Ok(removed) if removed.is_empty() => {
+                    println!("{name}: nothing to reset");
+                    exit::OK
+                }
+                Ok(removed) => {
+                    for r in removed {
+                        println!("{name}: removed {r}");
+                    }
+                    exit::OK
+                }
+                Err(m) => {
+                    eprintln!("error: {m}");
+                    exit::FAILED
+                }
+            }
+        }
     }
 }
 

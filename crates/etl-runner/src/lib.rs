@@ -16,8 +16,10 @@ pub mod lock;
 pub mod manifest;
 mod pipeline;
 mod run;
+pub mod schedule;
+pub mod state;
 pub mod summary;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use pipeline::{Pipeline, PipelineSpec};
-pub use run::{Cancel, RunClock, RunError, RunReport, run};
+pub use run::{Cancel, Plan, RunClock, RunError, RunOptions, RunReport, run};

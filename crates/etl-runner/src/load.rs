@@ -131,6 +131,12 @@ pub(crate) fn parse(
         }),
         None => etl_source::HttpSpec::default(),
     };
+    let schedule = sections
+        .get("schedule")
+        .and_then(|v| part::<crate::schedule::ScheduleSpec>(v, "schedule", c));
+    let manifests = sections
+        .get("manifests")
+        .and_then(|v| part::<crate::pipeline::ManifestsSpec>(v, "manifests", c));
     let sources = entries(sections.get("sources"), "sources", c, &mut broken);
     let transforms = entries(sections.get("transforms"), "transforms", c, &mut broken);
     let sinks = entries(sections.get("sinks"), "sinks", c, &mut broken);
@@ -138,6 +144,8 @@ pub(crate) fn parse(
         version,
         name,
         description,
+        schedule,
+        manifests,
         http,
         sources,
         transforms,

@@ -27,6 +27,50 @@ pub struct Manifest {
     pub error: Option<String>,
     pub sources: Vec<SourceEntry>,
     pub sinks: Vec<SinkEntry>,
+    /// Merged tables of incremental sources put in place by this run.
+    #[serde(default)]
+    pub tables: Vec<TableEntry>,
+    /// The state file this run saved (`None`: it saved none).
+    #[serde(default)]
+    pub state_saved: Option<String>,
+    /// The options the run was started with.
+    #[serde(default)]
+    pub options: RunOptionsEntry,
+}
+
+/// `etl run` options as given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunOptionsEntry {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub save_state: bool,
+    pub only: Vec<String>,
+}
+
+/// A merged table written by a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub source: String,
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// An incremental source's cursor in a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CursorEntry {
+    pub field: String,
+    /// Where the run started (stored cursor, `--since` or `initial`).
+    pub before: Option<String>,
+    /// The value sent to the API (after `lookback`).
+    pub sent: Option<String>,
+    /// The high-water mark after the run.
+    pub after: Option<String>,
+    /// Records without a cursor value.
+    pub missing: u64,
+    /// Records left out for `--until`.
+    pub after_until: u64,
 }
 
 /// Per source.
@@ -44,6 +88,9 @@ pub struct SourceEntry {
     pub page_size_cap: Option<u64>,
     pub stopped_by: Option<String>,
     pub parents: Option<u64>,
+    /// Incremental sources only.
+    #[serde(default)]
+    pub cursor: Option<CursorEntry>,
 }
 
 /// Per file written.
@@ -73,6 +120,14 @@ impl SourceEntry {
             page_size_cap: s.page_size_cap,
             stopped_by: s.stopped_by.map(|b| b.to_string()),
             parents: s.parents,
+            cursor: s.cursor.as_ref().map(|c| CursorEntry {
+                field: c.field.clone(),
+                before: c.before.map(|v| v.to_string()),
+                sent: c.sent.map(|v| v.to_string()),
+                after: c.after.map(|v| v.to_string()),
+                missing: c.missing,
+                after_until: c.after_until,
+            }),
         }
     }
 }
@@ -131,6 +186,32 @@ impl Manifest {
         tmp.as_file().sync_all()?;
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(path)
+    }
+
+    /// Removes manifests of `pipeline` that started more than `keep_days` days before
+    /// `now`; the newest is always kept. Returns the files removed.
+    pub fn prune(
+        root: &Path,
+        pipeline: &str,
+        keep_days: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let cutoff = now - chrono::Duration::days(i64::from(keep_days));
+        let mut removed = Vec::new();
+        let all = Self::list(root, pipeline)?;
+        for m in all.iter().skip(1) {
+            let old = chrono::DateTime::parse_from_rfc3339(&m.started_at)
+                .is_ok_and(|t| t.with_timezone(&chrono::Utc) < cutoff);
+            if old {
+                let path = folder(root, pipeline).join(format!("{}.json", m.run_id));
+                match fs::remove_file(&path) {
+                    Ok(()) => removed.push(path),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// The manifests of `pipeline`, newest first.

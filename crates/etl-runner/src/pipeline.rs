@@ -21,6 +21,10 @@ pub struct PipelineSpec {
     pub name: Option<String>,
     /// What the pipeline is for.
     pub description: Option<String>,
+    /// When `etl schedule` runs it: five or six cron fields, or `{ cron, timezone }`.
+    pub schedule: Option<crate::schedule::ScheduleSpec>,
+    /// How long run manifests are kept.
+    pub manifests: Option<ManifestsSpec>,
     /// Defaults for every source.
     #[serde(default)]
     pub http: HttpSpec,
@@ -34,11 +38,25 @@ pub struct PipelineSpec {
     pub sinks: IndexMap<String, SinkSpec>,
 }
 
+/// `manifests: { keep_days: 90 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ManifestsSpec {
+    /// Manifests older than this many days are removed after each run (default 90; the
+    /// newest is always kept).
+    pub keep_days: u32,
+}
+
+/// Run manifests are kept this many days unless `manifests.keep_days` says otherwise.
+pub(crate) const DEFAULT_KEEP_DAYS: u32 = 90;
+
 /// Top-level keys, in the order the reference lists them.
-pub(crate) const TOP_LEVEL_KEYS: [&str; 7] = [
+pub(crate) const TOP_LEVEL_KEYS: [&str; 9] = [
     "version",
     "name",
     "description",
+    "schedule",
+    "manifests",
     "http",
     "sources",
     "transforms",
@@ -54,6 +72,10 @@ pub struct Pipeline {
     pub sources: Vec<SourceConfig>,
     pub transforms: Vec<(String, TransformSpec)>,
     pub sinks: Vec<SinkConfig>,
+    /// When `etl schedule` runs it.
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// Run manifests older than this are removed after each run.
+    pub keep_manifest_days: u32,
 }
 
 impl Pipeline {
@@ -188,6 +210,23 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             }
         }
     }
+    let schedule = spec
+        .schedule
+        .as_ref()
+        .and_then(|s| match crate::schedule::Schedule::parse(s) {
+            Ok(s) => Some(s),
+            Err(m) => {
+                c.at("schedule", m);
+                None
+            }
+        });
+    let keep_manifest_days = spec.manifests.map_or(DEFAULT_KEEP_DAYS, |m| m.keep_days);
+    if keep_manifest_days == 0 {
+        c.at(
+            "manifests.keep_days",
+            "must be at least 1 (the newest manifest is always kept)",
+        );
+    }
     Pipeline {
         name,
         description: spec.description.clone(),
@@ -195,6 +234,8 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
         sources,
         transforms,
         sinks,
+        schedule,
+        keep_manifest_days,
     }
 }
 

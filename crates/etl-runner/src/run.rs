@@ -7,14 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use etl_sink::{PreviewSpec, RenderVars, Written};
-use etl_source::{Extractor, FieldType, SourceStats, StagedTable};
+use etl_source::{Cursor, Extractor, FieldType, SourceStats, StagedTable, Window};
 use etl_transform::{ColumnType, Table, Transformer};
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, IntoLazy};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::{info, info_span};
 
 use crate::pipeline::Pipeline;
+use crate::state::{self, SourceState, State, TableState};
 
 /// What a successful run did.
 #[derive(Debug)]
@@ -26,6 +27,158 @@ pub struct RunReport {
     /// Per sink with `preview`: the rows to show and how they were chosen.
     pub previews: Vec<(String, DataFrame, PreviewSpec)>,
     pub elapsed: Duration,
+    /// Merged tables put in place (with their state).
+    pub tables: Vec<(String, TableState)>,
+    /// The state file, when this run saved it.
+    pub state: Option<PathBuf>,
+    /// Why the state was not saved, when it was not although there are incremental sources.
+    pub state_note: Option<String>,
+    /// Transforms and sinks left out by `--only`.
+    pub skipped: Vec<String>,
+}
+
+/// How to run: the working-data folder, a backfill window, a subset of sources.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Working data (`.etl`): state, merged tables.
+    pub root: PathBuf,
+    /// `--since`: start every incremental source here instead of at its stored cursor.
+    pub since: Option<String>,
+    /// `--until`: leave out records after this cursor.
+    pub until: Option<String>,
+    /// `--save-state`: save the state after a `--since`/`--until` run too.
+    pub save_state: bool,
+    /// `--only`: run these sources, and the transforms and sinks that need nothing else.
+    pub only: Vec<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from(".etl"),
+            since: None,
+            until: None,
+            save_state: false,
+            only: Vec::new(),
+        }
+    }
+}
+
+/// [`RunOptions`] checked against a pipeline: what runs, from where.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub sources: Vec<bool>,
+    pub transforms: Vec<bool>,
+    pub sinks: Vec<bool>,
+    since: Option<Cursor>,
+    until: Option<Cursor>,
+    save_state: bool,
+    root: PathBuf,
+}
+
+impl RunOptions {
+    /// Checks the options against `pipeline` (no network, no state read): unknown sources,
+    /// a child without its parent, unreadable `--since`/`--until`.
+    pub fn plan(&self, pipeline: &Pipeline) -> Result<Plan, String> {
+        let names: Vec<&str> = pipeline.sources.iter().map(|s| s.name.as_str()).collect();
+        let mut sources = vec![self.only.is_empty(); names.len()];
+        for wanted in &self.only {
+            match names.iter().position(|n| n == wanted) {
+                Some(i) => sources[i] = true,
+                None => {
+                    let hint = crate::diagnostic::did_you_mean(wanted, names.iter().copied())
+                        .map_or_else(String::new, |d| format!("; did you mean `{d}`?"));
+                    return Err(format!(
+                        "--only: `{wanted}` is not a source of `{}`{hint} (its sources: {})",
+                        pipeline.name,
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        for (i, source) in pipeline.sources.iter().enumerate() {
+            if let (true, Some(each)) = (sources[i], &source.for_each) {
+                if let Some(p) = names.iter().position(|n| *n == each.source) {
+                    if !sources[p] {
+                        return Err(format!(
+                            "--only: `{}` is fetched for each record of `{}`, which this run                              leaves out; add it: --only {},{}",
+                            source.name,
+                            each.source,
+                            each.source,
+                            self.only.join(",")
+                        ));
+                    }
+                }
+            }
+        }
+        // A transform runs when every table its SQL names is there.
+        let mut available: Vec<&str> = names
+            .iter()
+            .zip(&sources)
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| *n)
+            .collect();
+        let mut known: Vec<&str> = names.clone();
+        let mut transforms = Vec::new();
+        for (name, spec) in &pipeline.transforms {
+            let words = identifiers(&spec.sql);
+            let ready = known
+                .iter()
+                .filter(|k| words.iter().any(|w| w == *k))
+                .all(|k| available.contains(k));
+            transforms.push(ready);
+            if ready {
+                available.push(name);
+            }
+            known.push(name);
+        }
+        let sinks = pipeline
+            .sinks
+            .iter()
+            .map(|s| available.contains(&s.from.as_str()))
+            .collect();
+        let parse = |flag: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| Cursor::parse(v).map_err(|m| format!("{flag}: {m}")))
+                .transpose()
+        };
+        let since = parse("--since", &self.since)?;
+        let until = parse("--until", &self.until)?;
+        if let (Some(a), Some(b)) = (since, until) {
+            if !b
+                .is_after(a)
+                .map_err(|m| format!("--since and --until: {m}"))?
+            {
+                return Err(format!("--until ({b}) must be after --since ({a})"));
+            }
+        }
+        if (since.is_some() || until.is_some())
+            && !pipeline.sources.iter().any(|s| s.incremental.is_some())
+        {
+            return Err(format!(
+                "--since and --until apply to incremental sources, and `{}` has none",
+                pipeline.name
+            ));
+        }
+        Ok(Plan {
+            sources,
+            transforms,
+            sinks,
+            since,
+            until,
+            save_state: self.save_state || (since.is_none() && until.is_none()),
+            root: self.root.clone(),
+        })
+    }
+}
+
+/// The identifiers of a SQL text, quoted ones included (table names among them).
+fn identifiers(sql: &str) -> Vec<String> {
+    sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Why a run failed, with what had been done when it did.
@@ -122,6 +275,7 @@ pub async fn run(
     pipeline: &Pipeline,
     clock: &RunClock,
     cancel: &Cancel,
+    plan: &Plan,
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let span = info_span!("run", pipeline = %pipeline.name, run_id = %clock.run_id);
@@ -136,17 +290,49 @@ pub async fn run(
             )
         })?;
 
-    let (stats, tables) = extract_all(pipeline, staging.path().to_owned(), cancel).await?;
+    let previous = State::load(&plan.root, &pipeline.name).map_err(|m| RunError::new(m, &[]))?;
+    let mut windows = Vec::new();
+    for source in &pipeline.sources {
+        let mut window = match (&source.incremental, &previous) {
+            (Some(_), Some(state)) => state
+                .window(&source.name)
+                .map_err(|m| RunError::new(m, &[]))?,
+            _ => Window::default(),
+        };
+        window.since = plan.since;
+        window.until = plan.until;
+        windows.push(window);
+    }
+
+    let (stats, tables) = extract_all(
+        pipeline,
+        staging.path().to_owned(),
+        cancel,
+        &plan.sources,
+        &windows,
+    )
+    .await?;
 
     let outcome = {
         let pipeline = pipeline.clone();
         let clock = clock.clone();
         let stats_for_error = stats.clone();
         let cancel = cancel.clone();
+        let plan = plan.clone();
+        let step_stats = stats.clone();
         // Awaited to the end even when cancelled: it stops at its next check and removes what
         // it was writing, so nothing is left behind when the process exits.
         tokio::task::spawn_blocking(move || {
-            transform_and_write(&pipeline, &clock, &tables, &cancel)
+            let step = Step {
+                pipeline: &pipeline,
+                clock: &clock,
+                plan: &plan,
+                staged: &tables,
+                stats: &step_stats,
+                previous: previous.as_ref(),
+                cancel: &cancel,
+            };
+            step.run()
         })
         .await
         .map_err(|e| {
@@ -156,19 +342,43 @@ pub async fn run(
             )
         })?
     };
-    let (sinks, previews) = outcome.map_err(|e| RunError {
+    let done = outcome.map_err(|e| RunError {
         message: e.message,
         sources: stats.clone(),
         placed: e.placed,
     })?;
     drop(staging);
+    let skipped = pipeline
+        .transforms
+        .iter()
+        .zip(&plan.transforms)
+        .filter(|(_, on)| !**on)
+        .map(|((n, _), _)| format!("transform `{n}`"))
+        .chain(
+            pipeline
+                .sinks
+                .iter()
+                .zip(&plan.sinks)
+                .filter(|(_, on)| !**on)
+                .map(|(s, _)| format!("sink `{}`", s.name)),
+        )
+        .collect();
     Ok(RunReport {
         pipeline: pipeline.name.clone(),
         run_id: clock.run_id.clone(),
-        sources: stats,
-        sinks,
-        previews,
+        sources: stats
+            .into_iter()
+            .zip(&plan.sources)
+            .filter(|(_, on)| **on)
+            .map(|(s, _)| s)
+            .collect(),
+        sinks: done.written,
+        previews: done.previews,
         elapsed: started.elapsed(),
+        tables: done.tables,
+        state: done.state,
+        state_note: done.state_note,
+        skipped,
     })
 }
 
@@ -176,7 +386,9 @@ async fn extract_all(
     pipeline: &Pipeline,
     staging: PathBuf,
     cancel: &Cancel,
-) -> Result<(Vec<(String, SourceStats)>, Vec<StagedTable>), RunError> {
+    selected: &[bool],
+    windows: &[Window],
+) -> Result<(Vec<(String, SourceStats)>, Vec<Option<StagedTable>>), RunError> {
     let extractor = Extractor::new().map_err(|e| RunError::new(e.to_string(), &[]))?;
     let sources = &pipeline.sources;
     let index_of = |name: &str| sources.iter().position(|s| s.name == name);
@@ -188,7 +400,7 @@ async fn extract_all(
                        started: &mut [bool],
                        tasks: &mut JoinSet<_>| {
         for (index, source) in sources.iter().enumerate() {
-            if started[index] {
+            if started[index] || !selected[index] {
                 continue;
             }
             let parent = match &source.for_each {
@@ -202,8 +414,11 @@ async fn extract_all(
             let extractor = extractor.clone();
             let source = source.clone();
             let path = staging.join(format!("{index:03}-{}.ndjson", source.name));
+            let window = windows[index].clone();
             tasks.spawn(async move {
-                let result = extractor.run(&source, &path, parent.as_ref()).await;
+                let result = extractor
+                    .run(&source, &path, parent.as_ref(), Some(&window))
+                    .await;
                 (index, result)
             });
         }
@@ -245,148 +460,358 @@ async fn extract_all(
     }
     let mut stats = Vec::new();
     let mut tables = Vec::new();
-    for (slot, source) in done.into_iter().zip(sources) {
-        let (s, t) = slot.ok_or_else(|| {
-            RunError::new(format!("source `{}` did not finish", source.name), &[])
-        })?;
-        stats.push((source.name.clone(), s));
-        tables.push(t);
+    for ((slot, source), on) in done.into_iter().zip(sources).zip(selected) {
+        match slot {
+            Some((s, t)) => {
+                stats.push((source.name.clone(), s));
+                tables.push(Some(t));
+            }
+            None if !on => {
+                stats.push((source.name.clone(), SourceStats::default()));
+                tables.push(None);
+            }
+            None => {
+                return Err(RunError::new(
+                    format!("source `{}` did not finish", source.name),
+                    &[],
+                ));
+            }
+        }
     }
     Ok((stats, tables))
 }
 
-type Outputs = (
-    Vec<(String, Written)>,
-    Vec<(String, DataFrame, PreviewSpec)>,
-);
+/// What the transform and write step produced.
+struct Done {
+    written: Vec<(String, Written)>,
+    previews: Vec<(String, DataFrame, PreviewSpec)>,
+    tables: Vec<(String, TableState)>,
+    state: Option<PathBuf>,
+    state_note: Option<String>,
+}
 
-fn transform_and_write(
-    pipeline: &Pipeline,
-    clock: &RunClock,
-    staged: &[StagedTable],
-    cancel: &Cancel,
-) -> Result<Outputs, StepError> {
-    let check = || {
-        if cancel.is_cancelled() {
+/// The transform and write step: merges, transforms, sinks, then merged tables and state.
+struct Step<'a> {
+    pipeline: &'a Pipeline,
+    clock: &'a RunClock,
+    plan: &'a Plan,
+    staged: &'a [Option<StagedTable>],
+    stats: &'a [(String, SourceStats)],
+    previous: Option<&'a State>,
+    cancel: &'a Cancel,
+}
+
+/// A merged table written under a temporary name, put in place with the state.
+struct PendingTable {
+    source: String,
+    file: tempfile::NamedTempFile,
+    target: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+impl Step<'_> {
+    fn check(&self) -> Result<(), StepError> {
+        if self.cancel.is_cancelled() {
             Err(StepError::from(INTERRUPTED.to_owned()))
         } else {
             Ok(())
         }
-    };
-    check()?;
-    let mut transformer = Transformer::new();
-    for (source, table) in pipeline.sources.iter().zip(staged) {
-        let table = Table {
-            name: source.name.clone(),
-            path: table.path.clone(),
-            rows: table.rows,
-            columns: table
-                .columns
-                .iter()
-                .map(|(n, t)| (n.clone(), column_type(t)))
-                .collect(),
-        };
-        transformer.add_table(&table).map_err(|e| e.to_string())?;
-    }
-    for (name, spec) in &pipeline.transforms {
-        transformer.run(name, spec).map_err(|e| e.to_string())?;
     }
 
-    // Every output is computed and every target checked before the first file is written.
-    let mut planned = Vec::new();
-    for sink in &pipeline.sinks {
-        let path = sink.path.render(&RenderVars {
-            pipeline: &pipeline.name,
-            sink: &sink.name,
-            date: &clock.date,
-            timestamp: &clock.timestamp,
-            run_id: &clock.run_id,
-        });
-        if sink.if_exists == etl_sink::IfExists::Fail && path.exists() {
-            return Err(etl_sink::Error::Exists {
-                sink: sink.name.clone(),
-                path,
+    fn vars<'s>(&'s self, sink: &'s str) -> RenderVars<'s> {
+        RenderVars {
+            pipeline: &self.pipeline.name,
+            sink,
+            date: &self.clock.date,
+            timestamp: &self.clock.timestamp,
+            run_id: &self.clock.run_id,
+        }
+    }
+
+    fn run(&self) -> Result<Done, StepError> {
+        let pipeline = self.pipeline;
+        self.check()?;
+        let mut transformer = Transformer::new();
+        let mut pending = Vec::new();
+        for (source, staged) in pipeline.sources.iter().zip(self.staged) {
+            let Some(staged) = staged else { continue };
+            let table = Table {
+                name: source.name.clone(),
+                path: staged.path.clone(),
+                rows: staged.rows,
+                columns: staged
+                    .columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), column_type(t)))
+                    .collect(),
+            };
+            if source.primary_key.is_empty() {
+                transformer.add_table(&table).map_err(|e| e.to_string())?;
+                continue;
             }
-            .to_string()
-            .into());
+            let merged = self.merge(source, &table)?;
+            let frame = match merged {
+                (frame, Some(p)) => {
+                    pending.push(p);
+                    frame
+                }
+                (frame, None) => frame,
+            };
+            transformer
+                .add_frame(&source.name, frame.lazy())
+                .map_err(|e| e.to_string())?;
         }
-        if planned.iter().any(|(_, p, _): &(_, PathBuf, _)| *p == path) {
-            return Err(StepError::from(format!(
-                "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
-                sink.name,
-                path.display()
-            )));
-        }
-        let started = Instant::now();
-        check()?;
-        let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
-        info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
-        planned.push((sink, path, frame));
-    }
-    let mut previews = Vec::new();
-    for (sink, _, frame) in &planned {
-        if let Some(p) = &sink.preview {
-            previews.push((
-                sink.name.clone(),
-                etl_sink::preview(frame, p, &sink.name).map_err(|e| e.to_string())?,
-                p.clone(),
-            ));
-        }
-    }
-    // Every file is written and synced under a temporary name first; only when all of them
-    // are ready is any put in place. A failure before that leaves nothing behind.
-    let mut prepared = PreparedFiles(Vec::new());
-    for (sink, path, mut frame) in planned {
-        check()?;
-        let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
-        prepared.0.push((sink.name.clone(), file));
-    }
-    let mut written: Vec<(String, Written)> = Vec::new();
-    // The last moment to stop: the files are ready but none is in place.
-    check()?;
-    for (name, file) in std::mem::take(&mut prepared.0) {
-        match file.commit() {
-            Ok(w) => {
-                info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
-                written.push((name, w));
+        for ((name, spec), on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
+            if *on {
+                transformer.run(name, spec).map_err(|e| e.to_string())?;
             }
-            Err(e) => {
-                // Renaming failed (the disk, a permission): files already renamed stay, as
-                // they are complete, and the error names them.
+        }
+
+        // Every output is computed and every target checked before the first file is written.
+        let mut planned = Vec::new();
+        for (sink, on) in pipeline.sinks.iter().zip(&self.plan.sinks) {
+            if !on {
+                continue;
+            }
+            let path = sink.path.render(&self.vars(&sink.name));
+            if sink.if_exists == etl_sink::IfExists::Fail && path.exists() {
+                return Err(etl_sink::Error::Exists {
+                    sink: sink.name.clone(),
+                    path,
+                }
+                .to_string()
+                .into());
+            }
+            if planned.iter().any(|(_, p, _): &(_, PathBuf, _)| *p == path) {
+                return Err(StepError::from(format!(
+                    "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
+                    sink.name,
+                    path.display()
+                )));
+            }
+            let started = Instant::now();
+            self.check()?;
+            let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
+            info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
+            planned.push((sink, path, frame));
+        }
+        let mut previews = Vec::new();
+        for (sink, _, frame) in &planned {
+            if let Some(p) = &sink.preview {
+                previews.push((
+                    sink.name.clone(),
+                    etl_sink::preview(frame, p, &sink.name).map_err(|e| e.to_string())?,
+                    p.clone(),
+                ));
+            }
+        }
+        // Every file is written and synced under a temporary name first; only when all of them
+        // are ready is any put in place. A failure before that leaves nothing behind.
+        let mut prepared = PreparedFiles(Vec::new());
+        for (sink, path, mut frame) in planned {
+            self.check()?;
+            let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
+            prepared.0.push((sink.name.clone(), file));
+        }
+        let mut written: Vec<(String, Written)> = Vec::new();
+        // The last moment to stop: the files are ready but none is in place.
+        self.check()?;
+        for (name, file) in std::mem::take(&mut prepared.0) {
+            match file.commit() {
+                Ok(w) => {
+                    info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
+                    written.push((name, w));
+                }
+                Err(e) => {
+                    // Renaming failed (the disk, a permission): files already renamed stay, as
+                    // they are complete, and the error names them.
+                    return Err(StepError {
+                        message: e.to_string(),
+                        placed: written.into_iter().map(|(_, w)| w.path).collect(),
+                    });
+                }
+            }
+        }
+        // Every sink succeeded: now the merged tables, then the state.
+        let (tables, state, state_note) = match self.save(pending) {
+            Ok(saved) => saved,
+            Err(message) => {
                 return Err(StepError {
-                    message: e.to_string(),
+                    message,
                     placed: written.into_iter().map(|(_, w)| w.path).collect(),
                 });
             }
-        }
+        };
+        self.prune(&written);
+        Ok(Done {
+            written,
+            previews,
+            tables,
+            state,
+            state_note,
+        })
     }
-    // Housekeeping, once everything is in place: older files of sinks with `keep_last`.
-    for sink in &pipeline.sinks {
-        let (Some(keep), Some((_, w))) = (
-            sink.keep_last,
-            written.iter().find(|(n, _)| *n == sink.name),
-        ) else {
-            continue;
+
+    /// Merges a source with a primary key: its records deduplicated, and for an incremental
+    /// source the table kept by earlier runs, written under a temporary name when the state
+    /// is to be saved.
+    fn merge(
+        &self,
+        source: &etl_source::SourceConfig,
+        table: &Table,
+    ) -> Result<(DataFrame, Option<PendingTable>), StepError> {
+        let key: Vec<String> = source
+            .primary_key
+            .iter()
+            .map(|k| {
+                if source.flatten.enabled {
+                    k.replace('.', &source.flatten.separator)
+                } else {
+                    k.clone()
+                }
+            })
+            .collect();
+        let target = state::table_path(&self.plan.root, &self.pipeline.name, &source.name);
+        let incremental = source.incremental.is_some();
+        let existing = (incremental && target.exists()).then_some(target.as_path());
+        let started = Instant::now();
+        let mut frame = etl_transform::merge(&etl_transform::Merge {
+            staged: table,
+            existing,
+            primary_key: &key,
+            order_column: Some(etl_source::CURSOR_COLUMN),
+        })
+        .map_err(|e| e.to_string())?;
+        info!(source = %source.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Merged records by primary key.");
+        if !incremental || !self.plan.save_state {
+            return Ok((frame, None));
+        }
+        let dir = target.parent().unwrap_or(&self.plan.root);
+        let io = |e: std::io::Error| {
+            StepError::from(format!(
+                "cannot write the merged table of `{}` under `{}`: {e}",
+                source.name,
+                dir.display()
+            ))
         };
-        let vars = RenderVars {
-            pipeline: &pipeline.name,
-            sink: &sink.name,
-            date: &clock.date,
-            timestamp: &clock.timestamp,
-            run_id: &clock.run_id,
-        };
-        match sink.path.prune(&w.path, &vars, keep) {
-            Ok(removed) => {
-                for path in removed {
-                    info!(sink = %sink.name, path = %path.display(), "Removed an older file (keep_last).");
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{}.", source.name))
+            .suffix(".parquet.tmp")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let bytes =
+            etl_transform::write_parquet(&mut frame, file.path()).map_err(|e| e.to_string())?;
+        Ok((
+            frame.clone(),
+            Some(PendingTable {
+                source: source.name.clone(),
+                file,
+                target,
+                rows: frame.height() as u64,
+                bytes,
+            }),
+        ))
+    }
+
+    /// Puts the merged tables in place, then writes the state, if this run saves it.
+    fn save(
+        &self,
+        pending: Vec<PendingTable>,
+    ) -> Result<(Vec<(String, TableState)>, Option<PathBuf>, Option<String>), String> {
+        let pipeline = self.pipeline;
+        let incremental: Vec<usize> = pipeline
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.incremental.is_some() && self.plan.sources[*i])
+            .map(|(i, _)| i)
+            .collect();
+        if incremental.is_empty() {
+            return Ok((Vec::new(), None, None));
+        }
+        if !self.plan.save_state {
+            return Ok((
+                Vec::new(),
+                None,
+                Some("state not saved: --since/--until run without --save-state".into()),
+            ));
+        }
+        self.check().map_err(|e| e.message)?;
+        let mut tables = Vec::new();
+        for p in pending {
+            let sha = crate::manifest::sha256_file(p.file.path()).unwrap_or_default();
+            p.file.persist(&p.target).map_err(|e| {
+                format!(
+                    "cannot put the merged table of `{}` in place at `{}`: {}",
+                    p.source,
+                    p.target.display(),
+                    e.error
+                )
+            })?;
+            tables.push((
+                p.source,
+                TableState {
+                    path: p.target.display().to_string(),
+                    rows: p.rows,
+                    bytes: p.bytes,
+                    sha256: sha,
+                },
+            ));
+        }
+        let mut next = State::next(self.previous, &pipeline.name, &self.clock.run_id);
+        for i in incremental {
+            let source = &pipeline.sources[i];
+            let Some(report) = self.stats[i].1.cursor.as_ref() else {
+                continue;
+            };
+            let entry = next
+                .sources
+                .entry(source.name.clone())
+                .or_insert_with(SourceState::default);
+            entry.cursor_field.clone_from(&report.field);
+            entry.cursor = report.after.map(Cursor::to_json);
+            for (key, cursor) in &report.parents {
+                entry.parents.insert(key.clone(), cursor.to_json());
+            }
+            entry.table = tables
+                .iter()
+                .find(|(n, _)| *n == source.name)
+                .map(|(_, t)| t.clone());
+        }
+        let path = next.write(&self.plan.root).map_err(|e| {
+            format!(
+                "every output is in place but the state could not be saved under `{}`: {e}; \
+                 the next run fetches this window again",
+                self.plan.root.display()
+            )
+        })?;
+        info!(path = %path.display(), "Saved the state.");
+        Ok((tables, Some(path), None))
+    }
+
+    /// Housekeeping, once everything is in place: older files of sinks with `keep_last`.
+    fn prune(&self, written: &[(String, Written)]) {
+        for sink in &self.pipeline.sinks {
+            let (Some(keep), Some((_, w))) = (
+                sink.keep_last,
+                written.iter().find(|(n, _)| *n == sink.name),
+            ) else {
+                continue;
+            };
+            match sink.path.prune(&w.path, &self.vars(&sink.name), keep) {
+                Ok(removed) => {
+                    for path in removed {
+                        info!(sink = %sink.name, path = %path.display(), "Removed an older file (keep_last).");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(sink = %sink.name, error = %e, "Could not remove older files (keep_last).");
                 }
             }
-            Err(e) => {
-                tracing::warn!(sink = %sink.name, error = %e, "Could not remove older files (keep_last).");
-            }
         }
     }
-    Ok((written, previews))
 }
 
 /// Files written but not in place. Dropped last first, so that a folder created for the

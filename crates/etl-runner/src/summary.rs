@@ -43,6 +43,41 @@ pub fn render(report: &RunReport) -> String {
             w.path.display()
         );
     }
+    let cursors: Vec<_> = report
+        .sources
+        .iter()
+        .filter_map(|(n, s)| s.cursor.as_ref().map(|c| (n, c)))
+        .collect();
+    if !cursors.is_empty() {
+        out.push('\n');
+        for (name, c) in cursors {
+            let show = |v: Option<etl_source::Cursor>| {
+                v.map_or_else(|| "none".to_owned(), |v| v.to_string())
+            };
+            let sent = c
+                .sent
+                .map_or_else(String::new, |v| format!(" (asked from {v})"));
+            let _ = writeln!(
+                out,
+                "{name}: {} {} -> {}{sent}",
+                c.field,
+                show(c.before),
+                show(c.after)
+            );
+        }
+    }
+    for (name, t) in &report.tables {
+        let _ = writeln!(out, "{name}: merged table {} rows in {}", t.rows, t.path);
+    }
+    if let Some(path) = &report.state {
+        let _ = writeln!(out, "state saved: {}", path.display());
+    }
+    if let Some(note) = &report.state_note {
+        let _ = writeln!(out, "{note}");
+    }
+    if !report.skipped.is_empty() {
+        let _ = writeln!(out, "left out by --only: {}", report.skipped.join(", "));
+    }
     for (name, frame, spec) in &report.previews {
         out.push('\n');
         let order = match &spec.sort_by {

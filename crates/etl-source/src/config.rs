@@ -51,7 +51,15 @@ pub struct SourceConfig {
     /// Values of sensitive headers and query parameters (`Authorization`, `api_key`, ...),
     /// kept out of every message like the `auth` credentials.
     pub header_secrets: Vec<crate::Secret>,
+    /// Fetch only records changed since the cursor.
+    pub incremental: Option<crate::Incremental>,
+    /// Fields identifying a record (empty: none).
+    pub primary_key: Vec<String>,
 }
+
+/// The placeholders of an incremental source's start and end.
+pub(crate) const SINCE: &str = "{since}";
+pub(crate) const UNTIL: &str = "{until}";
 
 /// Bounds and pacing of retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,17 +200,27 @@ impl SourceConfig {
     }
 
     /// The URL of the request series for one parent record (`for_each`), or the source's URL.
-    pub(crate) fn url_for(&self, parent: Option<&str>) -> Result<Url, String> {
-        match (&self.endpoint_template, &self.for_each, parent) {
-            (Some(template), Some(f), Some(value)) => {
-                let encoded: String =
-                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-                let text =
-                    template.replace(&format!("{{{}}}", f.key), &encoded.replace('+', "%20"));
-                Url::parse(&text).map_err(|e| format!("`{text}` is not a URL ({e})"))
-            }
-            _ => Ok(self.url.clone()),
+    pub(crate) fn url_for(
+        &self,
+        parent: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Url, String> {
+        let Some(template) = &self.endpoint_template else {
+            return Ok(self.url.clone());
+        };
+        let encode = |value: &str| -> String {
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            encoded.replace('+', "%20")
+        };
+        let mut text = template.clone();
+        if let (Some(f), Some(value)) = (&self.for_each, parent) {
+            text = text.replace(&format!("{{{}}}", f.key), &encode(value));
         }
+        text = text
+            .replace(SINCE, &encode(since.unwrap_or_default()))
+            .replace(UNTIL, &encode(until.unwrap_or_default()));
+        Url::parse(&text).map_err(|e| format!("`{text}` is not a URL ({e})"))
     }
 
     /// The origin (`scheme://host:port`) that rate limits and credentials are bound to.
@@ -251,13 +269,18 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
         }
         None
     };
-    // With `for_each`, `{key}` in the endpoint is filled per parent record: check the URL
-    // with a sample value in its place.
+    // With `for_each`, `{key}` in the endpoint is filled per parent record, and `{since}`
+    // and `{until}` per run: check the URL with sample values in their places.
     let placeholder = spec.for_each.as_ref().map(|f| format!("{{{}}}", f.key));
-    let endpoint = match &placeholder {
+    let mut endpoint = match &placeholder {
         Some(p) => spec.endpoint.replace(p.as_str(), "1"),
         None => spec.endpoint.clone(),
     };
+    let windowed =
+        spec.incremental.is_some() && (endpoint.contains(SINCE) || endpoint.contains(UNTIL));
+    if windowed {
+        endpoint = endpoint.replace(SINCE, "1").replace(UNTIL, "1");
+    }
     let url = if endpoint.contains("://") {
         match parse_http_url(&endpoint) {
             Ok(u) => {
@@ -570,6 +593,31 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             );
         }
     }
+    let incremental = spec
+        .incremental
+        .as_ref()
+        .and_then(|i| match incremental(i, spec, &at) {
+            Ok(i) => Some(i),
+            Err(list) => {
+                for (key, message) in list {
+                    err(key, message);
+                }
+                None
+            }
+        });
+    let primary_key = spec
+        .primary_key
+        .as_ref()
+        .map(crate::spec::PrimaryKeySpec::fields)
+        .unwrap_or_default();
+    if spec.primary_key.is_some()
+        && (primary_key.is_empty() || primary_key.iter().any(|f| f.trim().is_empty()))
+    {
+        err(
+            format!("{at}.primary_key"),
+            "names no field; write `primary_key: id` or `primary_key: [order_id, line]`".into(),
+        );
+    }
     if !spec.include_from_parent.is_empty() && spec.for_each.is_none() {
         err(
             format!("{at}.include_from_parent"),
@@ -596,7 +644,7 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
             max_pages: spec.max_pages,
             max_records: spec.max_records,
             allow_empty: spec.allow_empty,
-            endpoint_template: placeholder.as_ref().map(|_| {
+            endpoint_template: (placeholder.is_some() || windowed).then(|| {
                 if spec.endpoint.contains("://") {
                     spec.endpoint.clone()
                 } else {
@@ -622,8 +670,118 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
                 .or(http.max_response_size)
                 .map_or(DEFAULT_MAX_RESPONSE_SIZE, |s| s.0),
             header_secrets,
+            incremental,
+            primary_key,
         }),
         _ => Err(errors),
+    }
+}
+
+/// Checks `incremental`: the cursor field, where the start goes, `initial` and `lookback`.
+fn incremental(
+    i: &crate::spec::IncrementalSpec,
+    spec: &SourceSpec,
+    at: &str,
+) -> Result<crate::Incremental, Vec<(String, String)>> {
+    use crate::incremental::{Cursor, Lookback};
+    use crate::spec::ScalarSpec;
+    let at = format!("{at}.incremental");
+    let mut errors = Vec::new();
+    let cursor_field: Vec<String> = i.cursor_field.split('.').map(str::to_owned).collect();
+    if cursor_field.iter().any(|p| p.trim().is_empty()) {
+        errors.push((
+            format!("{at}.cursor_field"),
+            format!(
+                "`{}` is not a field name or a dotted path such as `meta.updated_at`",
+                i.cursor_field
+            ),
+        ));
+    }
+    let placed = |p: &str| {
+        spec.endpoint.contains(p)
+            || spec.params.values().any(|v| v.contains(p))
+            || spec
+                .body
+                .as_ref()
+                .is_some_and(|b| b.to_string().contains(p))
+    };
+    if i.param.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        errors.push((format!("{at}.param"), "must not be empty".into()));
+    }
+    if i.param.is_none() && !placed(SINCE) {
+        errors.push((
+            format!("{at}.param"),
+            "is missing: name the query parameter that takes the start (`param: \
+             updated_since`), or put `{since}` in `endpoint`, `params` or `body`"
+                .into(),
+        ));
+    }
+    let initial = match &i.initial {
+        None => None,
+        Some(ScalarSpec::Int(n)) => Some(Cursor::Int(*n)),
+        Some(ScalarSpec::Text(t)) => match Cursor::parse(t) {
+            Ok(c) => Some(c),
+            Err(m) => {
+                errors.push((format!("{at}.initial"), m));
+                None
+            }
+        },
+    };
+    if initial.is_none() && i.initial.is_none() && placed(SINCE) && i.param.is_none() {
+        errors.push((
+            format!("{at}.initial"),
+            "is needed when `{since}` is placed in `endpoint`, `params` or `body`: the first \
+             run has to start somewhere"
+                .into(),
+        ));
+    }
+    let lookback = match &i.lookback {
+        None => Lookback::None,
+        Some(ScalarSpec::Int(n)) if *n >= 0 => Lookback::Int(*n),
+        Some(ScalarSpec::Int(_)) => {
+            errors.push((format!("{at}.lookback"), "must not be negative".into()));
+            Lookback::None
+        }
+        Some(ScalarSpec::Text(t)) => match t.parse::<HumanDuration>() {
+            Ok(d) => Lookback::Time(d.0),
+            Err(m) => {
+                errors.push((format!("{at}.lookback"), m));
+                Lookback::None
+            }
+        },
+    };
+    match (initial, lookback) {
+        (Some(Cursor::Int(_)), Lookback::Time(_)) => errors.push((
+            format!("{at}.lookback"),
+            "is a duration but `initial` is an integer; write a number of cursor units".into(),
+        )),
+        (Some(Cursor::Time(_)), Lookback::Int(_)) => errors.push((
+            format!("{at}.lookback"),
+            "is a number but `initial` is a date-time; write a duration such as `1h`".into(),
+        )),
+        _ => {}
+    }
+    if let Some(f) = &i.format {
+        if f.is_empty()
+            || chrono::format::StrftimeItems::new(f).any(|item| item == chrono::format::Item::Error)
+        {
+            errors.push((
+                format!("{at}.format"),
+                format!("`{f}` is not a strftime format such as `%Y-%m-%dT%H:%M:%SZ`"),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(crate::Incremental {
+            cursor_field,
+            param: i.param.clone(),
+            until_param: i.until_param.clone(),
+            initial,
+            lookback,
+            format: i.format.clone(),
+        })
+    } else {
+        Err(errors)
     }
 }
 

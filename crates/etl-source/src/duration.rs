@@ -48,7 +48,7 @@ impl FromStr for HumanDuration {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let hint = "write a whole number and a unit: `250ms`, `30s`, `5m` or `1h`";
+        let hint = "write a whole number and a unit: `250ms`, `30s`, `5m`, `1h` or `7d`";
         if digits.is_empty() {
             return Err(format!("`{s}` is not a duration; {hint}"));
         }
@@ -60,6 +60,7 @@ impl FromStr for HumanDuration {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86_400)),
             "" => return Err(format!("`{s}` has no unit; {hint}")),
             other => return Err(format!("`{other}` in `{s}` is not a unit; {hint}")),
         };

@@ -13,7 +13,8 @@ use tracing::{debug, info};
 use url::Url;
 
 use crate::client::{Fetched, HttpClient, RequestCounts, Target};
-use crate::config::{SourceConfig, TlsMaterial, display_url};
+use crate::config::{SINCE, SourceConfig, TlsMaterial, UNTIL, display_url};
+use crate::incremental::{Cursor, CursorReport, Window};
 use crate::pagination::{self, PageInfo, PageRequest};
 use crate::parents::{ParentReader, ParentRef};
 use crate::ratelimit::RateLimiters;
@@ -36,6 +37,8 @@ pub struct SourceStats {
     pub parents: Option<u64>,
     /// Pages fetched ahead in parallel, once a first page stated the total.
     pub parallel_pages: u64,
+    /// For an incremental source: the cursor before and after.
+    pub cursor: Option<CursorReport>,
 }
 
 impl SourceStats {
@@ -101,12 +104,14 @@ impl Extractor {
     }
 
     /// Fetches every page of `source` and stages its records at `stage_path`. A source with
-    /// `for_each` needs its parent's staged table.
+    /// `for_each` needs its parent's staged table; an incremental source starts from
+    /// `window` (the first run's start when `None`).
     pub async fn run(
         &self,
         source: &SourceConfig,
         stage_path: &Path,
         parent: Option<&StagedTable>,
+        window: Option<&Window>,
     ) -> Result<(SourceStats, StagedTable), Error> {
         let started = tokio::time::Instant::now();
         let client = self.client(source.tls.as_ref())?;
@@ -115,15 +120,48 @@ impl Extractor {
             &source.name,
             source.flatten.clone(),
         )?);
+        let default_window = Window::default();
         let runner = SeriesRunner {
             client: &client,
             limiters: &self.limiters,
             source,
             stage: &stage,
+            window: window.unwrap_or(&default_window),
         };
         let mut stats = SourceStats::default();
+        let mut report = source.incremental.as_ref().map(|i| {
+            let w = window.unwrap_or(&default_window);
+            CursorReport {
+                field: i.field_name(),
+                before: w.since.or(w.stored).or(i.initial),
+                ..CursorReport::default()
+            }
+        });
+        let fold = |report: &mut Option<CursorReport>,
+                    parent: Option<&str>,
+                    series: Option<SeriesCursor>|
+         -> Result<(), Error> {
+            let (Some(r), Some(c)) = (report.as_mut(), series) else {
+                return Ok(());
+            };
+            r.missing += c.missing;
+            r.after_until += c.after_until;
+            if parent.is_none() || r.sent.is_none() {
+                r.sent = r.sent.or(c.sent);
+            }
+            r.add_series(parent, c.start, c.seen)
+                .map_err(|message| Error::Records {
+                    source_name: source.name.clone(),
+                    url: display_url(&source.url, &source.params),
+                    message,
+                })
+        };
         match (&source.for_each, parent) {
-            (None, _) => stats.add(&runner.run(None, source.concurrency > 1).await?),
+            (None, _) => {
+                let (series, cursor) = runner.run(None, source.concurrency > 1).await?;
+                stats.add(&series);
+                fold(&mut report, None, cursor)?;
+            }
             (Some(each), Some(parent)) => {
                 let parents =
                     ParentReader::open(parent, &source.name, each, &source.include_from_parent)?;
@@ -137,11 +175,17 @@ impl Extractor {
                 let mut series = stream::iter(wanted)
                     .map(|p| {
                         let runner = &runner;
-                        async move { runner.run(Some(&p?), false).await }
+                        async move {
+                            let p = p?;
+                            let (stats, cursor) = runner.run(Some(&p), false).await?;
+                            Ok::<_, Error>((p.key, stats, cursor))
+                        }
                     })
                     .buffer_unordered(source.concurrency);
                 while let Some(result) = series.next().await {
-                    stats.add(&result?);
+                    let (key, series_stats, cursor) = result?;
+                    stats.add(&series_stats);
+                    fold(&mut report, Some(&key), cursor)?;
                     count += 1;
                 }
                 stats.parents = Some(count);
@@ -158,7 +202,16 @@ impl Extractor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .finish()?;
         stats.elapsed = started.elapsed();
-        if stats.records == 0 && !source.allow_empty {
+        // An incremental run that finds nothing new is normal once a cursor is stored.
+        let nothing_new_is_fine = report.as_ref().is_some_and(|r| r.before.is_some())
+            && window.is_some_and(|w| w.stored.is_some() || w.since.is_some());
+        if let Some(r) = &mut report {
+            if r.after.is_none() {
+                r.after = r.before;
+            }
+        }
+        stats.cursor = report;
+        if stats.records == 0 && !source.allow_empty && !nothing_new_is_fine {
             return Err(Error::Empty {
                 source_name: source.name.clone(),
                 url: display_url(&source.url, &source.params),
@@ -182,6 +235,23 @@ struct SeriesRunner<'a> {
     limiters: &'a RateLimiters,
     source: &'a SourceConfig,
     stage: &'a Mutex<StageWriter>,
+    window: &'a Window,
+}
+
+/// The column that carries each record's cursor as a number, in sources with a primary key.
+pub const CURSOR_COLUMN: &str = "_etl_cursor";
+
+/// The cursor of one series of an incremental source.
+#[derive(Debug, Default)]
+struct SeriesCursor {
+    /// Where it started (before `lookback`).
+    start: Option<Cursor>,
+    /// What was sent (after `lookback`).
+    sent: Option<Cursor>,
+    /// The largest cursor among its records.
+    seen: Option<Cursor>,
+    missing: u64,
+    after_until: u64,
 }
 
 /// How a staged page compared with the one before.
@@ -195,10 +265,52 @@ enum Verdict {
 
 impl SeriesRunner<'_> {
     /// One request series: the pages of the source, or of one parent record's request.
-    async fn run(&self, parent: Option<&ParentRef>, parallel: bool) -> Result<SourceStats, Error> {
+    async fn run(
+        &self,
+        parent: Option<&ParentRef>,
+        parallel: bool,
+    ) -> Result<(SourceStats, Option<SeriesCursor>), Error> {
         let source = self.source;
+        let mut cursor = match &source.incremental {
+            Some(inc) => {
+                let key = parent.map(|p| p.key.as_str());
+                let sent = self
+                    .window
+                    .since_for(key, inc)
+                    .map_err(|message| self.request_error(&source.url, message))?;
+                Some(SeriesCursor {
+                    start: self
+                        .window
+                        .since
+                        .or_else(|| key.and_then(|k| self.window.parents.get(k).copied()))
+                        .or(self.window.stored)
+                        .or(inc.initial),
+                    sent,
+                    ..SeriesCursor::default()
+                })
+            }
+            None => None,
+        };
+        let format = source
+            .incremental
+            .as_ref()
+            .and_then(|i| i.format.as_deref());
+        let since = cursor.as_ref().and_then(|c| c.sent);
+        let until = self.window.until.filter(|_| source.incremental.is_some());
+        let since_text = since.map(|c| c.format(format));
+        let until_text = until.map(|c| c.format(format));
+        let window = Placed {
+            since,
+            until,
+            since_text: since_text.as_deref(),
+            until_text: until_text.as_deref(),
+        };
         let base_url = source
-            .url_for(parent.map(|p| p.key.as_str()))
+            .url_for(
+                parent.map(|p| p.key.as_str()),
+                since_text.as_deref(),
+                until_text.as_deref(),
+            )
             .map_err(|message| self.request_error(&source.url, message))?;
         if base_url.origin() != source.url.origin() {
             // A parent value must not choose which host receives the credentials.
@@ -212,12 +324,23 @@ impl SeriesRunner<'_> {
                 ),
             ));
         }
-        let base_params: Vec<(String, String)> = source
+        let mut base_params: Vec<(String, String)> = source
             .params
             .iter()
-            .map(|(k, v)| (k.clone(), fill_text(v, source, parent)))
+            .map(|(k, v)| (k.clone(), fill_text(v, source, parent, &window)))
             .collect();
-        let base_body = source.body.clone().map(|b| fill_value(b, source, parent));
+        if let Some(inc) = &source.incremental {
+            for (param, value) in [(&inc.param, &since_text), (&inc.until_param, &until_text)] {
+                if let (Some(p), Some(v)) = (param, value) {
+                    base_params.retain(|(k, _)| k != p);
+                    base_params.push((p.clone(), v.clone()));
+                }
+            }
+        }
+        let base_body = source
+            .body
+            .clone()
+            .map(|b| fill_value(b, source, parent, &window));
         let mut paginator = pagination::paginator(&source.pagination);
         let mut request = paginator.first();
         let mut stats = SourceStats::default();
@@ -269,6 +392,7 @@ impl SeriesRunner<'_> {
             if let Some(p) = parent {
                 include_parent(&mut page, p);
             }
+
             // `Some(true)`: records of this page were left out for `max_records`;
             // `Some(false)`: the bound is reached exactly, more pages would exceed it.
             let mut cut = None;
@@ -283,6 +407,10 @@ impl SeriesRunner<'_> {
             stats.pages += 1;
             debug!(source = %source.name, page = stats.pages, records = n, at = %describe(&request), "Fetched page.");
             let asked = paginator.page_size();
+            // Paging goes by the records received; `--until` only leaves some out of staging.
+            if let Some(c) = cursor.as_mut() {
+                page = self.track_cursor(page, c, until, &url)?;
+            }
             let (verdict, fingerprint) = self.stage_page(page, previous, distinct_pages)?;
             match verdict {
                 Verdict::Staged => {}
@@ -367,7 +495,60 @@ impl SeriesRunner<'_> {
             }
             request = next;
         }
-        Ok(stats)
+        Ok((stats, cursor))
+    }
+
+    /// Notes the largest cursor of a page and leaves out records after `--until`.
+    fn track_cursor(
+        &self,
+        page: Vec<Value>,
+        cursor: &mut SeriesCursor,
+        until: Option<Cursor>,
+        url: &Url,
+    ) -> Result<Vec<Value>, Error> {
+        let Some(inc) = &self.source.incremental else {
+            return Ok(page);
+        };
+        let error = |message: String| Error::Records {
+            source_name: self.source.name.clone(),
+            url: display_url(url, &[]),
+            message,
+        };
+        let mut kept = Vec::with_capacity(page.len());
+        for mut record in page {
+            match inc.cursor_of(&record) {
+                None => cursor.missing += 1,
+                Some(Err(m)) => {
+                    return Err(error(format!(
+                        "the cursor field `{}` of a record: {m}",
+                        inc.field_name()
+                    )));
+                }
+                Some(Ok(c)) => {
+                    if let Some(u) = until {
+                        if c.is_after(u).map_err(&error)? {
+                            cursor.after_until += 1;
+                            continue;
+                        }
+                    }
+                    if !self.source.primary_key.is_empty() {
+                        // Orders the versions of one record within a run (the merge keeps
+                        // the latest); removed before anyone sees the table.
+                        if let Value::Object(map) = &mut record {
+                            map.insert(CURSOR_COLUMN.into(), Value::from(c.sort_key()));
+                        }
+                    }
+                    cursor.seen = Some(match cursor.seen {
+                        Some(s) => s.max(c).map_err(|m| {
+                            error(format!("the cursor field `{}`: {m}", inc.field_name()))
+                        })?,
+                        None => c,
+                    });
+                }
+            }
+            kept.push(record);
+        }
+        Ok(kept)
     }
 
     fn lock_stage(&self) -> MutexGuard<'_, StageWriter> {
@@ -551,33 +732,68 @@ fn describe(request: &PageRequest) -> String {
     }
 }
 
-/// `{key}` in a parameter value, filled from the parent record.
-fn fill_text(text: &str, source: &SourceConfig, parent: Option<&ParentRef>) -> String {
-    match (&source.for_each, parent) {
+/// The start and end of an incremental series, as values and as sent.
+struct Placed<'a> {
+    since: Option<Cursor>,
+    until: Option<Cursor>,
+    since_text: Option<&'a str>,
+    until_text: Option<&'a str>,
+}
+
+/// `{key}` in a parameter value, filled from the parent record; `{since}` and `{until}`
+/// from the window of an incremental source.
+fn fill_text(
+    text: &str,
+    source: &SourceConfig,
+    parent: Option<&ParentRef>,
+    window: &Placed<'_>,
+) -> String {
+    let mut text = match (&source.for_each, parent) {
         (Some(each), Some(p)) => text.replace(&format!("{{{}}}", each.key), &p.key),
         _ => text.to_owned(),
+    };
+    if source.incremental.is_some() {
+        text = text
+            .replace(SINCE, window.since_text.unwrap_or_default())
+            .replace(UNTIL, window.until_text.unwrap_or_default());
     }
+    text
 }
 
 /// `{key}` in the body: a string that is only the placeholder takes the parent's value with
-/// its type (a number stays a number); inside longer strings it is replaced as text.
-fn fill_value(value: Value, source: &SourceConfig, parent: Option<&ParentRef>) -> Value {
-    let (Some(each), Some(p)) = (&source.for_each, parent) else {
-        return value;
+/// its type (a number stays a number); inside longer strings it is replaced as text. The
+/// same for `{since}` and `{until}` (an integer cursor stays a number; none is `null`).
+fn fill_value(
+    value: Value,
+    source: &SourceConfig,
+    parent: Option<&ParentRef>,
+    window: &Placed<'_>,
+) -> Value {
+    let own = |c: Option<Cursor>, text: Option<&str>| match (c, text) {
+        (Some(Cursor::Int(n)), _) => Value::from(n),
+        (_, Some(t)) => Value::String(t.to_owned()),
+        (_, None) => Value::Null,
     };
-    let placeholder = format!("{{{}}}", each.key);
     match value {
-        Value::String(s) if s == placeholder => p.raw.clone(),
-        Value::String(s) => Value::String(s.replace(&placeholder, &p.key)),
+        Value::String(s) if source.incremental.is_some() && s == SINCE => {
+            own(window.since, window.since_text)
+        }
+        Value::String(s) if source.incremental.is_some() && s == UNTIL => {
+            own(window.until, window.until_text)
+        }
+        Value::String(s) => match (&source.for_each, parent) {
+            (Some(each), Some(p)) if s == format!("{{{}}}", each.key) => p.raw.clone(),
+            _ => Value::String(fill_text(&s, source, parent, window)),
+        },
         Value::Array(items) => Value::Array(
             items
                 .into_iter()
-                .map(|v| fill_value(v, source, parent))
+                .map(|v| fill_value(v, source, parent, window))
                 .collect(),
         ),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (k, fill_value(v, source, parent)))
+                .map(|(k, v)| (k, fill_value(v, source, parent, window)))
                 .collect(),
         ),
         other => other,

@@ -15,6 +15,7 @@ mod config;
 mod duration;
 mod error;
 mod extract;
+mod incremental;
 mod pagination;
 mod parents;
 mod ratelimit;
@@ -32,12 +33,13 @@ pub use config::{
 };
 pub use duration::HumanDuration;
 pub use error::Error;
-pub use extract::{Bound, Extractor, SourceStats};
+pub use extract::{Bound, CURSOR_COLUMN, Extractor, SourceStats};
+pub use incremental::{Cursor, CursorReport, Incremental, Lookback, Window};
 pub use secret::{Secret, redact};
 pub use size::ByteSize;
 pub use spec::{
-    AuthSpec, CursorSpec, FlattenOptionsSpec, FlattenSpec, ForEachSpec, HttpSpec, LinkHeaderSpec,
-    Method, NextUrlSpec, OffsetSpec, PageSpec, PaginationSpec, RateLimitSpec, RetrySpec, ShortPage,
-    SourceSpec, TlsSpec,
+    AuthSpec, CursorSpec, FlattenOptionsSpec, FlattenSpec, ForEachSpec, HttpSpec, IncrementalSpec,
+    LinkHeaderSpec, Method, NextUrlSpec, OffsetSpec, PageSpec, PaginationSpec, PrimaryKeySpec,
+    RateLimitSpec, RetrySpec, ScalarSpec, ShortPage, SourceSpec, TlsSpec,
 };
 pub use stage::{FieldType, StageWriter, StagedTable};

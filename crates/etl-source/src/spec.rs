@@ -130,6 +130,70 @@ pub struct SourceSpec {
     /// Accept zero records instead of failing the run. Default `false`.
     #[serde(default)]
     pub allow_empty: bool,
+    /// A field or list of fields identifying a record: duplicates within a run are
+    /// dropped, and an incremental source keeps a merged table of everything loaded.
+    pub primary_key: Option<PrimaryKeySpec>,
+    /// Fetch only what changed since the last successful run.
+    pub incremental: Option<IncrementalSpec>,
+}
+
+/// `primary_key: id` or `primary_key: [order_id, line]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PrimaryKeySpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl PrimaryKeySpec {
+    /// The key's fields, in order.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            Self::One(f) => vec![f.clone()],
+            Self::Many(f) => f.clone(),
+        }
+    }
+}
+
+/// `incremental: { cursor_field, param, initial, lookback }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct IncrementalSpec {
+    /// The record field whose largest value is the next run's start (`updated_at`); a
+    /// date-time or an integer; a dotted path reaches into nested objects.
+    pub cursor_field: String,
+    /// The query parameter that takes the start (`updated_since`). Instead, `{since}` may
+    /// appear in `endpoint`, `params` or `body`.
+    pub param: Option<String>,
+    /// Where the first run starts (`"2026-01-01T00:00:00Z"`, or an integer). Without it the
+    /// first run fetches everything.
+    pub initial: Option<ScalarSpec>,
+    /// How far before the stored cursor each run starts: a duration (`1h`) for date-times,
+    /// a number for integer cursors.
+    pub lookback: Option<ScalarSpec>,
+    /// The query parameter that takes `--until` (`{until}` works too); without it records
+    /// after `--until` are left out as they arrive.
+    pub until_param: Option<String>,
+    /// strftime format of date-times sent to the API (default RFC 3339 in UTC,
+    /// `2026-01-01T00:00:00Z`; `%s` for epoch seconds).
+    pub format: Option<String>,
+}
+
+/// A value written as a number or as text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarSpec {
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for ScalarSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Int(n) => write!(f, "{n}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// HTTP method of a source.

@@ -10,6 +10,10 @@ pub enum Error {
     #[error("transform `{transform}`: {message}")]
     Sql { transform: String, message: String },
 
+    /// Merging a run's records into the table kept by earlier runs failed.
+    #[error("cannot merge the records of `{table}`: {message}")]
+    Merge { table: String, message: String },
+
     /// A name is used twice.
     #[error("`{name}` is both a source and a transform, or two transforms; rename one")]
     DuplicateName { name: String },

@@ -7,11 +7,13 @@
 //! transforms before it, and hands out the resulting `LazyFrame`s. Knows nothing about HTTP.
 
 mod error;
+mod merge;
 mod scan;
 mod spec;
 mod sql;
 
 pub use error::Error;
+pub use merge::{Merge, merge, write_parquet};
 pub use scan::{ColumnType, Table};
 pub use spec::TransformSpec;
 pub use sql::Transformer;

@@ -29,7 +29,10 @@ async fn run(
     dir: &Path,
 ) -> Result<(etl_source::SourceStats, Vec<Value>), Error> {
     let path = dir.join("items.ndjson");
-    let (stats, table) = Extractor::new().unwrap().run(config, &path, None).await?;
+    let (stats, table) = Extractor::new()
+        .unwrap()
+        .run(config, &path, None, None)
+        .await?;
     assert_eq!(table.rows, stats.records);
     let rows = std::fs::read_to_string(&path)
         .unwrap()

@@ -127,3 +127,93 @@ fn an_empty_table_has_its_columns() {
     assert_eq!(df.height(), 0);
     assert_eq!(df.get_column_names(), vec!["id"]);
 }
+
+#[test]
+fn merging_keeps_one_newest_row_per_key_and_widens_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first run: keys 1..3.
+    let first = staged(
+        dir.path(),
+        "orders",
+        &[
+            r#"{"id": 1, "status": "paid", "total": 10, "_etl_cursor": 1}"#,
+            r#"{"id": 2, "status": "paid", "total": 20, "_etl_cursor": 1}"#,
+            r#"{"id": 3, "status": "paid", "total": 30, "_etl_cursor": 1}"#,
+        ],
+        &[
+            ("id", ColumnType::Int),
+            ("status", ColumnType::String),
+            ("total", ColumnType::Int),
+            ("_etl_cursor", ColumnType::Int),
+        ],
+    );
+    let key = ["id".to_owned()];
+    let mut kept = etl_transform::merge(&etl_transform::Merge {
+        staged: &first,
+        existing: None,
+        primary_key: &key,
+        order_column: Some("_etl_cursor"),
+    })
+    .unwrap();
+    assert_eq!(kept.height(), 3);
+    assert!(kept.column("_etl_cursor").is_err());
+    let path = dir.path().join("orders.parquet");
+    etl_transform::write_parquet(&mut kept, &path).unwrap();
+
+    // The second run: key 2 twice (the later cursor wins although it arrived first), key 4
+    // new, a float total and a new column.
+    let second = staged(
+        dir.path(),
+        "orders2",
+        &[
+            r#"{"id": 2, "status": "refunded", "total": 20.5, "_etl_cursor": 9, "note": "x"}"#,
+            r#"{"id": 4, "status": "paid", "total": 40, "_etl_cursor": 3}"#,
+            r#"{"id": 2, "status": "shipped", "total": 20, "_etl_cursor": 5}"#,
+        ],
+        &[
+            ("id", ColumnType::Int),
+            ("status", ColumnType::String),
+            ("total", ColumnType::Float),
+            ("_etl_cursor", ColumnType::Int),
+            ("note", ColumnType::String),
+        ],
+    );
+    let merged = etl_transform::merge(&etl_transform::Merge {
+        staged: &second,
+        existing: Some(&path),
+        primary_key: &key,
+        order_column: Some("_etl_cursor"),
+    })
+    .unwrap();
+    let ids: Vec<Option<i64>> = merged.column("id").unwrap().i64().unwrap().iter().collect();
+    assert_eq!(ids, vec![Some(1), Some(2), Some(3), Some(4)]);
+    let status: Vec<Option<&str>> = merged
+        .column("status")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(
+        status,
+        vec![Some("paid"), Some("refunded"), Some("paid"), Some("paid")]
+    );
+    let total = merged.column("total").unwrap().f64().unwrap();
+    assert_eq!(total.get(1), Some(20.5));
+    assert_eq!(total.get(0), Some(10.0));
+    assert_eq!(
+        merged.column("note").unwrap().str().unwrap().get(1),
+        Some("x")
+    );
+
+    let wrong = ["order_id".to_owned()];
+    let e = etl_transform::merge(&etl_transform::Merge {
+        staged: &second,
+        existing: Some(&path),
+        primary_key: &wrong,
+        order_column: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`order_id` is not a column"), "{e}");
+}

@@ -1,0 +1,222 @@
+//! Incremental state: `.etl/state/{pipeline}.json`, the cursor of every incremental source
+//! as of the last successful run, and the merged tables under `.etl/data/{pipeline}/`.
+//!
+//! The state is replaced atomically (temporary file, sync, rename) and only after every
+//! sink of a run succeeded; a failed run leaves it byte-identical. Merged tables are put in
+//! place just before it: a crash between the two leaves a table ahead of the state, and the
+//! next run fetches that window again and merges it the same way (a merge is idempotent),
+//! so nothing is lost either way.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use etl_source::{Cursor, Window};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The state file's format version.
+const VERSION: u32 = 1;
+
+/// Everything a pipeline remembers between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub pipeline: String,
+    /// The run that wrote it, and when.
+    pub run_id: String,
+    pub updated_at: String,
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+/// One incremental source's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub cursor_field: String,
+    /// The largest cursor loaded so far: an RFC 3339 string or an integer.
+    pub cursor: Option<Value>,
+    /// With `for_each`: the cursor per parent key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parents: BTreeMap<String, Value>,
+    /// The merged table, when the source has a `primary_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableState>,
+}
+
+/// A merged table as the state knows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableState {
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Where the state of `pipeline` lives under `root` (`.etl`).
+pub fn path(root: &Path, pipeline: &str) -> PathBuf {
+    root.join("state").join(format!("{pipeline}.json"))
+}
+
+/// Where the merged table of a source lives under `root`.
+pub fn table_path(root: &Path, pipeline: &str, source: &str) -> PathBuf {
+    root.join("data")
+        .join(pipeline)
+        .join(format!("{source}.parquet"))
+}
+
+impl State {
+    /// The stored state, or `None` before the first successful incremental run.
+    pub fn load(root: &Path, pipeline: &str) -> Result<Option<Self>, String> {
+        let path = path(root, pipeline);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read the state `{}`: {e}", path.display())),
+        };
+        let state: Self = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "the state `{}` is not readable ({e}); fix it, or start the sources over with \
+                 `etl state reset`",
+                path.display()
+            )
+        })?;
+        if state.version != VERSION {
+            return Err(format!(
+                "the state `{}` has format version {}, this etl reads version {VERSION}",
+                path.display(),
+                state.version
+            ));
+        }
+        Ok(Some(state))
+    }
+
+    /// Where `source` starts this run; a stored cursor that does not parse is an error
+    /// naming the file.
+    pub fn window(&self, source: &str) -> Result<Window, String> {
+        let Some(s) = self.sources.get(source) else {
+            return Ok(Window::default());
+        };
+        let parse = |v: &Value| {
+            Cursor::from_json(v).map_err(|m| {
+                format!(
+                    "the stored cursor of `{source}` is not usable: {m}; run `etl state reset \
+                     FILE --source {source}`"
+                )
+            })
+        };
+        let mut window = Window {
+            stored: s.cursor.as_ref().map(parse).transpose()?,
+            ..Window::default()
+        };
+        for (key, value) in &s.parents {
+            window.parents.insert(key.clone(), parse(value)?);
+        }
+        Ok(window)
+    }
+
+    /// Writes the state atomically.
+    pub fn write(&self, root: &Path) -> std::io::Result<PathBuf> {
+        let path = path(root, &self.pipeline);
+        let dir = path.parent().unwrap_or(root);
+        fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".state.")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        let mut text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+        tmp.write_all(&text)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
+    }
+
+    /// A new state for `pipeline`, carrying over what this one knows.
+    pub fn next(previous: Option<&Self>, pipeline: &str, run_id: &str) -> Self {
+        let mut state = previous.cloned().unwrap_or_default();
+        state.version = VERSION;
+        state.pipeline = pipeline.to_owned();
+        state.run_id = run_id.to_owned();
+        state.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        state
+    }
+}
+
+/// `etl state reset`: forgets the cursor and merged table of one source, or of all.
+/// Returns what was removed.
+pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<String>, String> {
+    let mut removed = Vec::new();
+    let state = State::load(root, pipeline).unwrap_or(None);
+    let names: Vec<String> = match (source, &state) {
+        (Some(s), _) => vec![s.to_owned()],
+        (None, Some(st)) => st.sources.keys().cloned().collect(),
+        (None, None) => Vec::new(),
+    };
+    for name in &names {
+        let table = table_path(root, pipeline, name);
+        match fs::remove_file(&table) {
+            Ok(()) => removed.push(table.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove `{}`: {e}", table.display())),
+        }
+    }
+    let file = path(root, pipeline);
+    match (source, state) {
+        (Some(s), Some(mut st)) => {
+            if st.sources.remove(s).is_some() {
+                removed.push(format!("the cursor of `{s}`"));
+            }
+            st.write(root)
+                .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+        }
+        (None, Some(_)) | (None, None) => match fs::remove_file(&file) {
+            Ok(()) => removed.push(file.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove `{}`: {e}", file.display())),
+        },
+        (Some(_), None) => {}
+    }
+    // A corrupt state file is removed by a full reset too.
+    if source.is_none() && file.exists() {
+        fs::remove_file(&file).map_err(|e| format!("cannot remove `{}`: {e}", file.display()))?;
+        removed.push(file.display().to_string());
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::next(None, "sales", "r1");
+        s.sources.insert(
+            "orders".into(),
+            SourceState {
+                cursor_field: "updated_at".into(),
+                cursor: Some(Value::String("2026-11-25T10:00:00Z".into())),
+                ..SourceState::default()
+            },
+        );
+        s.write(dir.path()).unwrap();
+        let back = State::load(dir.path(), "sales").unwrap().unwrap();
+        assert_eq!(back, s);
+        let w = back.window("orders").unwrap();
+        assert_eq!(w.stored.unwrap().to_string(), "2026-11-25T10:00:00Z");
+        assert_eq!(back.window("other").unwrap(), Window::default());
+        let removed = reset(dir.path(), "sales", Some("orders")).unwrap();
+        assert_eq!(removed, vec!["the cursor of `orders`".to_owned()]);
+        assert!(
+            State::load(dir.path(), "sales")
+                .unwrap()
+                .unwrap()
+                .sources
+                .is_empty()
+        );
+        reset(dir.path(), "sales", None).unwrap();
+        assert!(State::load(dir.path(), "sales").unwrap().is_none());
+    }
+}
