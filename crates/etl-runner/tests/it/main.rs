@@ -4,6 +4,7 @@
 
 mod chaos;
 mod e2e;
+mod incremental;
 mod recipes;
 mod runs;
 mod secrets;

@@ -1,0 +1,384 @@
+//! Nightly jobs: the daily sales pipeline run twice with changes between the runs, state that
+//! never gets ahead of the outputs, backfills and subsets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use etl_mockapi::{Dataset, MockConfig, MockServer};
+use polars::prelude::*;
+use serde_json::{Value, json};
+
+use crate::{Outcome, etl, repo};
+
+fn shop() -> MockServer {
+    let data = Dataset::load(&repo().join("fixtures/shop")).unwrap();
+    MockServer::start(data, MockConfig::default()).unwrap()
+}
+
+/// `daily_sales.yaml` as shipped, file names by run id (two runs may share a second here).
+fn daily_sales(dir: &Path, replacements: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(repo().join("pipelines/daily_sales.yaml")).unwrap();
+    text = text.replace("{pipeline}_{timestamp}", "{pipeline}_{run_id}");
+    for (from, to) in replacements {
+        assert!(text.contains(from), "`{from}` is not in daily_sales.yaml");
+        text = text.replace(from, to);
+    }
+    std::fs::write(dir.join("daily_sales.yaml"), text).unwrap();
+}
+
+fn run(dir: &Path, api: &MockServer, extra: &[&str]) -> Outcome {
+    let url = api.url();
+    let mut args = vec!["run", "daily_sales.yaml"];
+    args.extend_from_slice(extra);
+    etl(dir, &args, &[("SHOP_API_URL", &url)])
+}
+
+/// The manifest a run printed the path of.
+fn manifest(dir: &Path, out: &Outcome) -> Value {
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("manifest: "))
+        .unwrap_or_else(|| panic!("no manifest line in {}", out.stdout));
+    serde_json::from_slice(&std::fs::read(dir.join(line)).unwrap()).unwrap()
+}
+
+fn newest_manifest(dir: &Path) -> Value {
+    let folder = dir.join(".etl/runs/daily_sales");
+    let mut all: Vec<Value> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    all.sort_by_key(|m: &Value| m["finished_at"].as_str().unwrap().to_owned());
+    all.pop().unwrap()
+}
+
+fn sink_path(manifest: &Value, sink: &str) -> PathBuf {
+    let entry = manifest["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == sink)
+        .unwrap();
+    PathBuf::from(entry["absolute_path"].as_str().unwrap())
+}
+
+/// Per day: orders, revenue, average order value, refunded share.
+type Daily = BTreeMap<String, (i64, f64, f64, f64)>;
+
+/// The daily figures computed from scratch from every current order.
+fn expected(orders: &[Value]) -> Daily {
+    let mut per_day: BTreeMap<String, (i64, f64, i64, i64)> = BTreeMap::new();
+    for o in orders {
+        let day = o["created_at"].as_str().unwrap()[..10].to_owned();
+        let status = o["status"].as_str().unwrap();
+        let e = per_day.entry(day).or_default();
+        e.0 += 1;
+        if status != "refunded" && status != "cancelled" {
+            e.1 += o["total"].as_f64().unwrap();
+            e.2 += 1;
+        }
+        if status == "refunded" {
+            e.3 += 1;
+        }
+    }
+    per_day
+        .into_iter()
+        .map(|(day, (n, revenue, paid, refunded))| {
+            #[allow(clippy::cast_precision_loss)]
+            let aov = if paid == 0 {
+                0.0
+            } else {
+                revenue / paid as f64
+            };
+            #[allow(clippy::cast_precision_loss)]
+            let share = refunded as f64 / n as f64;
+            (day, (n, revenue, aov, share))
+        })
+        .collect()
+}
+
+fn read_daily(path: &Path) -> Daily {
+    let df = if path.extension().is_some_and(|e| e == "parquet") {
+        ParquetReader::new(std::fs::File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    } else {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(path.to_owned()))
+            .unwrap()
+            .finish()
+            .unwrap()
+    };
+    let col = |n: &str| df.column(n).unwrap().clone();
+    let days = col("day");
+    let orders = col("orders").cast(&DataType::Int64).unwrap();
+    let revenue = col("revenue").cast(&DataType::Float64).unwrap();
+    let aov = col("average_order_value").cast(&DataType::Float64).unwrap();
+    let share = col("refunded_share").cast(&DataType::Float64).unwrap();
+    (0..df.height())
+        .map(|i| {
+            (
+                days.str().unwrap().get(i).unwrap().to_owned(),
+                (
+                    orders.i64().unwrap().get(i).unwrap(),
+                    revenue.f64().unwrap().get(i).unwrap(),
+                    aov.f64().unwrap().get(i).unwrap(),
+                    share.f64().unwrap().get(i).unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn assert_same(got: &Daily, want: &Daily) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (day, g) in got {
+        let w = want[day];
+        assert_eq!(g.0, w.0, "orders on {day}");
+        for (what, a, b) in [
+            ("revenue", g.1, w.1),
+            ("aov", g.2, w.2),
+            ("share", g.3, w.3),
+        ] {
+            assert!((a - b).abs() < 1e-6, "{what} on {day}: {a} vs {b}");
+        }
+    }
+}
+
+fn orders_targets(api: &MockServer, from: usize) -> Vec<String> {
+    api.stats()
+        .targets
+        .iter()
+        .skip(from)
+        .filter(|t| t.starts_with("/orders"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_second_run_fetches_only_changes_and_equals_a_full_recomputation() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    daily_sales(dir.path(), &[]);
+
+    let first = run(dir.path(), &api, &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let m1 = manifest(dir.path(), &first);
+    let before = expected(&api.orders());
+    assert_same(&read_daily(&sink_path(&m1, "daily_parquet")), &before);
+    assert_same(&read_daily(&sink_path(&m1, "daily_csv")), &before);
+    let cursor1 = m1["sources"][0]["cursor"]["after"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let max_updated = api
+        .orders()
+        .iter()
+        .map(|o| o["updated_at"].as_str().unwrap().to_owned())
+        .max()
+        .unwrap();
+    assert_eq!(cursor1, max_updated);
+
+    // Between the runs: a refund and a cancellation of old orders, a late payment, and two
+    // new orders, one of them created on an old day.
+    api.update_order(3, json!({"status": "refunded"})).unwrap();
+    api.update_order(40, json!({"status": "cancelled"}))
+        .unwrap();
+    api.update_order(77, json!({"total": 999.5})).unwrap();
+    api.add_orders(vec![
+        json!({"id": 5001, "customer_id": 1, "status": "paid", "total": 12.5,
+               "currency": "EUR", "created_at": "2026-11-02T10:00:00Z"}),
+        json!({"id": 5002, "customer_id": 2, "status": "paid", "total": 30.0,
+               "currency": "EUR", "created_at": "2026-11-26T08:00:00Z"}),
+    ])
+    .unwrap();
+    let seen = api.stats().targets.len();
+    let second = run(dir.path(), &api, &[]);
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    let m2 = manifest(dir.path(), &second);
+
+    // Only what changed since the first run (less the 1h lookback) was asked for.
+    let since = "2026-11-25T22:57:46Z";
+    assert_eq!(cursor1, "2026-11-25T23:57:46Z", "the fixture changed");
+    let asked = orders_targets(&api, seen);
+    assert!(!asked.is_empty());
+    for target in &asked {
+        assert!(
+            target.contains(&format!("updated_since={since}")),
+            "{target}"
+        );
+    }
+    let window = api
+        .orders()
+        .iter()
+        .filter(|o| o["updated_at"].as_str().unwrap() >= since)
+        .count() as u64;
+    let source = &m2["sources"][0];
+    assert_eq!(source["records"].as_u64().unwrap(), window);
+    assert!(window < 30, "the window holds {window} orders");
+    assert_eq!(source["cursor"]["before"], cursor1.as_str());
+    assert_eq!(source["cursor"]["sent"], since);
+    assert!(source["cursor"]["after"].as_str().unwrap() > cursor1.as_str());
+
+    // The figures equal a recomputation over every current order, old days included.
+    let after = expected(&api.orders());
+    assert_ne!(before, after);
+    assert_same(&read_daily(&sink_path(&m2, "daily_parquet")), &after);
+    assert_same(&read_daily(&sink_path(&m2, "daily_csv")), &after);
+
+    // And a run from scratch elsewhere computes the same.
+    let fresh = tempfile::tempdir().unwrap();
+    daily_sales(fresh.path(), &[]);
+    let full = run(fresh.path(), &api, &[]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let m3 = manifest(fresh.path(), &full);
+    assert_eq!(
+        read_daily(&sink_path(&m3, "daily_parquet")),
+        read_daily(&sink_path(&m2, "daily_parquet"))
+    );
+
+    // The state says where the next run starts, and `etl state` shows and resets it.
+    let shown = etl(dir.path(), &["state", "show", "daily_sales.yaml"], &[]);
+    assert_eq!(shown.code, 0);
+    assert!(
+        shown.stdout.contains("orders: updated_at = 2026-11-2"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("2002 rows"), "{}", shown.stdout);
+    let reset = etl(
+        dir.path(),
+        &["state", "reset", "daily_sales.yaml", "--source", "orders"],
+        &[],
+    );
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        !dir.path()
+            .join(".etl/data/daily_sales/orders.parquet")
+            .exists()
+    );
+    let typo = etl(
+        dir.path(),
+        &["state", "reset", "daily_sales.yaml", "--source", "order"],
+        &[],
+    );
+    assert_eq!(typo.code, 2);
+    assert!(
+        typo.stderr.contains("did you mean `orders`?"),
+        "{}",
+        typo.stderr
+    );
+}
+
+#[test]
+fn a_failed_sink_leaves_the_state_byte_identical_and_the_window_is_fetched_again() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    daily_sales(dir.path(), &[]);
+    let first = run(dir.path(), &api, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let state_file = dir.path().join(".etl/state/daily_sales.json");
+    let table_file = dir.path().join(".etl/data/daily_sales/orders.parquet");
+    let state = std::fs::read(&state_file).unwrap();
+    let table = std::fs::read(&table_file).unwrap();
+
+    api.update_order(10, json!({"status": "refunded"})).unwrap();
+    // The CSV sink's folder is a file: that sink fails after the orders were fetched.
+    daily_sales(
+        dir.path(),
+        &[(
+            "path: reports/daily_sales/{pipeline}_{run_id}.csv",
+            "path: blocked/{pipeline}_{run_id}.csv",
+        )],
+    );
+    std::fs::write(dir.path().join("blocked"), "not a folder").unwrap();
+    let seen = api.stats().targets.len();
+    let failed = run(dir.path(), &api, &[]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(failed.stderr.contains("daily_csv"), "{}", failed.stderr);
+    assert_eq!(std::fs::read(&state_file).unwrap(), state);
+    assert_eq!(std::fs::read(&table_file).unwrap(), table);
+    let failed_asked = orders_targets(&api, seen);
+    assert_eq!(newest_manifest(dir.path())["status"], "failed");
+
+    std::fs::remove_file(dir.path().join("blocked")).unwrap();
+    let seen = api.stats().targets.len();
+    let again = run(dir.path(), &api, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(orders_targets(&api, seen), failed_asked);
+    assert_ne!(std::fs::read(&state_file).unwrap(), state);
+    let m = manifest(dir.path(), &again);
+    assert_same(
+        &read_daily(&sink_path(&m, "daily_parquet")),
+        &expected(&api.orders()),
+    );
+}
+
+#[test]
+fn a_backfill_does_not_move_the_state_unless_asked_and_options_are_checked() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    daily_sales(dir.path(), &[]);
+    let first = run(dir.path(), &api, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let state_file = dir.path().join(".etl/state/daily_sales.json");
+    let state = std::fs::read(&state_file).unwrap();
+
+    let seen = api.stats().targets.len();
+    let backfill = run(
+        dir.path(),
+        &api,
+        &["--since", "2026-11-20", "--until", "2026-11-21T00:00:00Z"],
+    );
+    assert_eq!(backfill.code, 0, "{}", backfill.stderr);
+    assert!(
+        backfill.stdout.contains("state not saved"),
+        "{}",
+        backfill.stdout
+    );
+    assert_eq!(std::fs::read(&state_file).unwrap(), state);
+    let asked = orders_targets(&api, seen);
+    assert!(
+        asked[0].contains("updated_since=2026-11-20T00:00:00Z"),
+        "{asked:?}"
+    );
+    let m = manifest(dir.path(), &backfill);
+    let kept = api
+        .orders()
+        .iter()
+        .filter(|o| {
+            let u = o["updated_at"].as_str().unwrap();
+            ("2026-11-20T00:00:00Z"..="2026-11-21T00:00:00Z").contains(&u)
+        })
+        .count() as u64;
+    let skipped = m["sources"][0]["cursor"]["after_until"].as_u64().unwrap();
+    assert_eq!(m["sources"][0]["records"].as_u64().unwrap() - skipped, kept);
+    assert!(m["sources"][0]["cursor"]["after"].as_str().unwrap() <= "2026-11-21T00:00:00Z");
+    // The report still covers every order: the merged table is read, not replaced.
+    assert_same(
+        &read_daily(&sink_path(&m, "daily_parquet")),
+        &expected(&api.orders()),
+    );
+
+    let saved = run(dir.path(), &api, &["--since", "2026-11-25", "--save-state"]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    assert_ne!(std::fs::read(&state_file).unwrap(), state);
+
+    for (args, needle) in [
+        (&["--only", "order"][..], "did you mean `orders`?"),
+        (&["--since", "last tuesday"][..], "--since: `last tuesday`"),
+        (
+            &["--since", "2026-11-02", "--until", "2026-11-01"][..],
+            "must be after --since",
+        ),
+    ] {
+        let out = run(dir.path(), &api, args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+}
