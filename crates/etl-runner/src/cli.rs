@@ -63,6 +63,15 @@ pub enum Command {
         #[command(flatten)]
         window: WindowArgs,
     },
+    /// Run pipelines on their `schedule`, in one long-lived process, until SIGTERM.
+    #[command(
+        after_help = "Example:\n  etl schedule pipelines/daily_sales.yaml pipelines/engagement.yaml\n\nEach run is `etl run FILE` in a child process (own lock, manifest and exit code);\na pipeline never overlaps itself: a tick during its previous run is skipped.\nSIGTERM or SIGINT: no new runs, running ones are stopped cleanly, exit 0."
+    )]
+    Schedule {
+        /// Pipeline files, each with a `schedule`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Show or reset the incremental state of a pipeline (`.etl/state/`, `.etl/data/`).
     #[command(
         after_help = "Examples:\n  etl state show pipelines/daily_sales.yaml\n  etl state reset pipelines/daily_sales.yaml --source orders"
@@ -133,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Validate { files } => validate(&files),
         Command::Run { file, window } => run_file(&file, &window),
         Command::State { action } => state_command(&action),
+        Command::Schedule { files } => crate::scheduler::main(&files),
         Command::Runs { file, limit } => runs(&file, limit),
     })
 }
@@ -517,7 +527,7 @@ fn runs(file: &Path, limit: usize) -> u8 {
 }
 
 /// SIGINT and SIGTERM, as exit codes (130, 143).
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -526,7 +536,7 @@ struct Signals {
 
 impl Signals {
     /// Installs the handlers now; needs a runtime context.
-    fn register() -> Self {
+    pub(crate) fn register() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -542,7 +552,7 @@ impl Signals {
     }
 
     /// The exit code of the next signal.
-    async fn next(&mut self) -> u8 {
+    pub(crate) async fn next(&mut self) -> u8 {
         #[cfg(unix)]
         {
             async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {

@@ -17,6 +17,7 @@ pub mod manifest;
 mod pipeline;
 mod run;
 pub mod schedule;
+mod scheduler;
 pub mod state;
 pub mod summary;
 

@@ -43,6 +43,26 @@ fn manifest(dir: &Path, out: &Outcome) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join(line)).unwrap()).unwrap()
 }
 
+/// Checks a manifest against `docs/manifest.schema.json`, and its checksums against the files.
+fn check_manifest(m: &Value) {
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(repo().join("docs/manifest.schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(m).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?} in {m:#}");
+    let sha = |path: &str| {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    };
+    for sink in m["sinks"].as_array().unwrap() {
+        assert_eq!(
+            sink["sha256"].as_str().unwrap(),
+            sha(sink["absolute_path"].as_str().unwrap())
+        );
+    }
+}
+
 fn newest_manifest(dir: &Path) -> Value {
     let folder = dir.join(".etl/runs/daily_sales");
     let mut all: Vec<Value> = std::fs::read_dir(folder)
@@ -169,6 +189,7 @@ fn the_second_run_fetches_only_changes_and_equals_a_full_recomputation() {
     let first = run(dir.path(), &api, &[]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let m1 = manifest(dir.path(), &first);
+    check_manifest(&m1);
     let before = expected(&api.orders());
     assert_same(&read_daily(&sink_path(&m1, "daily_parquet")), &before);
     assert_same(&read_daily(&sink_path(&m1, "daily_csv")), &before);
@@ -201,6 +222,16 @@ fn the_second_run_fetches_only_changes_and_equals_a_full_recomputation() {
     let second = run(dir.path(), &api, &[]);
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     let m2 = manifest(dir.path(), &second);
+    check_manifest(&m2);
+    let pipeline_file = std::fs::read(dir.path().join("daily_sales.yaml")).unwrap();
+    assert_eq!(
+        m2["pipeline_sha256"].as_str().unwrap(),
+        format!(
+            "{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(&pipeline_file)
+        )
+    );
+    assert_eq!(m2["tables"][0]["rows"], 2002);
 
     // Only what changed since the first run (less the 1h lookback) was asked for.
     let since = "2026-11-25T22:57:46Z";
@@ -304,7 +335,10 @@ fn a_failed_sink_leaves_the_state_byte_identical_and_the_window_is_fetched_again
     assert_eq!(std::fs::read(&state_file).unwrap(), state);
     assert_eq!(std::fs::read(&table_file).unwrap(), table);
     let failed_asked = orders_targets(&api, seen);
-    assert_eq!(newest_manifest(dir.path())["status"], "failed");
+    let failed_manifest = newest_manifest(dir.path());
+    assert_eq!(failed_manifest["status"], "failed");
+    assert!(failed_manifest["state_saved"].is_null());
+    check_manifest(&failed_manifest);
 
     std::fs::remove_file(dir.path().join("blocked")).unwrap();
     let seen = api.stats().targets.len();
@@ -381,4 +415,114 @@ fn a_backfill_does_not_move_the_state_unless_asked_and_options_are_checked() {
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
     }
+}
+
+#[test]
+fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    daily_sales(
+        dir.path(),
+        &[(
+            r#"schedule: { cron: "0 2 * * *", timezone: UTC }"#,
+            r#"schedule: "*/2 * * * * *""#,
+        )],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etl"))
+        .args(["schedule", "daily_sales.yaml"])
+        .current_dir(dir.path())
+        .env("SHOP_API_URL", api.url())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = dir.path().join(".etl/runs/daily_sales");
+    let succeeded = || -> usize {
+        std::fs::read_dir(&runs).map_or(0, |entries| {
+            entries
+                .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+                .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+                .filter(|m| m["status"] == "succeeded")
+                .count()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while succeeded() < 2 {
+        assert!(Instant::now() < deadline, "fewer than two runs in 30 s");
+        assert!(child.try_wait().unwrap().is_none(), "etl schedule ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "etl schedule did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut log).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("daily_sales: scheduled `*/2 * * * * *` (UTC)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("daily_sales: run succeeded with exit code 0"),
+        "{log}"
+    );
+    assert!(log.contains("stopping (SIGTERM)"), "{log}");
+    assert!(log.trim_end().ends_with("stopped"), "{log}");
+    // No run is left holding the lock.
+    assert!(!dir.path().join(".etl/locks/daily_sales.lock").exists());
+
+    // A pipeline without a schedule is refused.
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        std::fs::read_to_string(dir.path().join("daily_sales.yaml"))
+            .unwrap()
+            .replace(r#"schedule: "*/2 * * * * *""#, ""),
+    )
+    .unwrap();
+    let out = etl(dir.path(), &["schedule", "plain.yaml"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("has no `schedule`"), "{}", out.stderr);
+}
+
+#[test]
+fn only_runs_a_subset_and_what_needs_nothing_else() {
+    let api = crate::mock(MockConfig::default());
+    let (dir, out) = crate::run_variant(&api, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let before = api.stats();
+    let subset = etl(
+        dir.path(),
+        &["run", "p.yaml", "--only", "users,posts"],
+        &[("API_BASE_URL", &api.url())],
+    );
+    assert_eq!(subset.code, 0, "{}", subset.stderr);
+    assert!(
+        subset
+            .stdout
+            .contains("left out by --only: transform `engagement`, sink `report`"),
+        "{}",
+        subset.stdout
+    );
+    let after = api.stats();
+    let asked = |s: &etl_mockapi::Stats, p: &str| s.by_path.get(p).copied().unwrap_or(0);
+    assert!(asked(&after, "/users") > asked(&before, "/users"));
+    assert!(asked(&after, "/posts") > asked(&before, "/posts"));
+    assert_eq!(asked(&after, "/comments"), asked(&before, "/comments"));
+    let m = manifest(dir.path(), &subset);
+    assert_eq!(m["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(m["options"]["only"], json!(["users", "posts"]));
+    check_manifest(&m);
 }
