@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tracing::{info, info_span};
 
 use crate::pipeline::Pipeline;
-use crate::state::{self, SourceState, State, TableState};
+use crate::state::{self, State, TableState};
 
 /// What a successful run did.
 #[derive(Debug)]
@@ -501,6 +501,9 @@ struct Step<'a> {
     cancel: &'a Cancel,
 }
 
+/// Merged tables put in place, the state file written, or why it was not.
+type Saved = (Vec<(String, TableState)>, Option<PathBuf>, Option<String>);
+
 /// A merged table written under a temporary name, put in place with the state.
 struct PendingTable {
     source: String,
@@ -716,10 +719,7 @@ impl Step<'_> {
     }
 
     /// Puts the merged tables in place, then writes the state, if this run saves it.
-    fn save(
-        &self,
-        pending: Vec<PendingTable>,
-    ) -> Result<(Vec<(String, TableState)>, Option<PathBuf>, Option<String>), String> {
+    fn save(&self, pending: Vec<PendingTable>) -> Result<Saved, String> {
         let pipeline = self.pipeline;
         let incremental: Vec<usize> = pipeline
             .sources
@@ -766,10 +766,7 @@ impl Step<'_> {
             let Some(report) = self.stats[i].1.cursor.as_ref() else {
                 continue;
             };
-            let entry = next
-                .sources
-                .entry(source.name.clone())
-                .or_insert_with(SourceState::default);
+            let entry = next.sources.entry(source.name.clone()).or_default();
             entry.cursor_field.clone_from(&report.field);
             entry.cursor = report.after.map(Cursor::to_json);
             for (key, cursor) in &report.parents {

@@ -136,8 +136,8 @@ impl State {
     pub fn next(previous: Option<&Self>, pipeline: &str, run_id: &str) -> Self {
         let mut state = previous.cloned().unwrap_or_default();
         state.version = VERSION;
-        state.pipeline = pipeline.to_owned();
-        state.run_id = run_id.to_owned();
+        pipeline.clone_into(&mut state.pipeline);
+        run_id.clone_into(&mut state.run_id);
         state.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         state
     }
@@ -170,7 +170,7 @@ pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<St
             st.write(root)
                 .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
         }
-        (None, Some(_)) | (None, None) => match fs::remove_file(&file) {
+        (None, Some(_) | None) => match fs::remove_file(&file) {
             Ok(()) => removed.push(file.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot remove `{}`: {e}", file.display())),

@@ -526,3 +526,46 @@ fn only_runs_a_subset_and_what_needs_nothing_else() {
     assert_eq!(m["options"]["only"], json!(["users", "posts"]));
     check_manifest(&m);
 }
+
+#[test]
+fn broken_incremental_and_schedule_keys_are_reported_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"version: 1
+schedule: { cron: "0 25 * * *", timezone: Europe/Pariss }
+manifests: { keep_days: 0 }
+http: { base_url: "http://127.0.0.1:9" }
+sources:
+  orders:
+    endpoint: /orders
+    primary_key: []
+    incremental:
+      cursor_field: updated_at
+      initial: "last week"
+      lookback: 1h
+sinks:
+  out: { from: orders, format: csv, path: out.csv }
+"#;
+    std::fs::write(dir.path().join("bad.yaml"), yaml).unwrap();
+    let out = etl(dir.path(), &["validate", "bad.yaml"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for needle in [
+        "bad.yaml:2:",
+        "`Europe/Pariss` is not an IANA time zone",
+        "bad.yaml:3:",
+        "`manifests.keep_days`: must be at least 1",
+        "`sources.orders.primary_key`: names no field",
+        "`sources.orders.incremental.param`: is missing",
+        "`sources.orders.incremental.initial`: `last week` is neither a date-time",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    let fixed = yaml.replace("Europe/Pariss", "UTC");
+    std::fs::write(dir.path().join("bad.yaml"), fixed).unwrap();
+    let out = etl(dir.path(), &["validate", "bad.yaml"], &[]);
+    assert!(
+        out.stderr
+            .contains("the hour field `25` holds 25, outside 0-23"),
+        "{}",
+        out.stderr
+    );
+}
