@@ -467,7 +467,13 @@ pub fn build(name: &str, spec: &SourceSpec, http: &HttpSpec) -> Result<SourceCon
     }
 
     let records_spec = spec.records.as_ref().or(http.records.as_ref());
-    let records = records_spec.map(|r| r.split('.').map(str::to_owned).collect::<Vec<_>>());
+    let records = records_spec.map(|r| {
+        if r.trim() == "." {
+            Vec::new()
+        } else {
+            r.split('.').map(str::to_owned).collect::<Vec<_>>()
+        }
+    });
     if let Some(r) = &records {
         if r.iter().any(String::is_empty) {
             err(

@@ -15,6 +15,14 @@ pub(crate) fn take(body: &mut Value, path: Option<&[String]>) -> Result<Vec<Valu
 }
 
 fn take_at(body: &mut Value, path: &[String]) -> Result<Vec<Value>, String> {
+    if path.is_empty() {
+        // `records: "."`: the response itself; an object is one record (an item endpoint).
+        return Ok(match body.take() {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        });
+    }
     let dotted = path.join(".");
     let mut at = &mut *body;
     for (i, key) in path.iter().enumerate() {
@@ -124,6 +132,14 @@ mod tests {
 
     fn path(p: &str) -> Vec<String> {
         p.split('.').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_response_itself_is_one_record_or_a_list() {
+        let one = take(&mut json!({"id": 3}), Some(&[])).unwrap();
+        assert_eq!(one, vec![json!({"id": 3})]);
+        assert_eq!(take(&mut json!([1, 2]), Some(&[])).unwrap().len(), 2);
+        assert!(take(&mut json!(null), Some(&[])).unwrap().is_empty());
     }
 
     #[test]

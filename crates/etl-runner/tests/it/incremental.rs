@@ -569,3 +569,75 @@ sinks:
         out.stderr
     );
 }
+
+#[test]
+fn children_of_for_each_keep_one_cursor_per_parent() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    // Each changed order is fetched again on its own, from that order's own cursor; the start
+    // goes in `params` through `{since}`.
+    daily_sales(
+        dir.path(),
+        &[
+            ("  rate_limit: { requests: 20, per: 1s, burst: 5 }\n", ""),
+            (
+                "transforms:",
+                "  details:\n    endpoint: /orders/{id}\n    records: \".\"\n    for_each: { source: orders, key: id }\n    \
+                 concurrency: 8\n    params: { changed_since: \"{since}\" }\n    incremental:\n      \
+                 cursor_field: updated_at\n      initial: \"2026-01-01T00:00:00Z\"\n      lookback: 1h\n\n\
+                 transforms:",
+            ),
+        ],
+    );
+    let first = run(dir.path(), &api, &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(".etl/state/daily_sales.json")).unwrap(),
+    )
+    .unwrap();
+    let parents = state["sources"]["details"]["parents"].as_object().unwrap();
+    assert_eq!(parents.len(), 2000);
+    let order3 = api.orders().into_iter().find(|o| o["id"] == 3).unwrap();
+    assert_eq!(parents["3"], order3["updated_at"]);
+
+    api.update_order(3, json!({"status": "refunded"})).unwrap();
+    let seen = api.stats().targets.len();
+    let second = run(dir.path(), &api, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let details: Vec<String> = api
+        .stats()
+        .targets
+        .iter()
+        .skip(seen)
+        .filter(|t| t.starts_with("/orders/"))
+        .cloned()
+        .collect();
+    // Only the orders in the window are fetched again, each from its own cursor less 1h.
+    assert!(!details.is_empty() && details.len() < 30, "{details:?}");
+    let old = etl_source::Cursor::parse(order3["updated_at"].as_str().unwrap()).unwrap();
+    let since = old
+        .minus(etl_source::Lookback::Time(std::time::Duration::from_secs(
+            3600,
+        )))
+        .unwrap();
+    assert!(
+        details.contains(&format!("/orders/3?changed_since={since}")),
+        "{details:?}"
+    );
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(".etl/state/daily_sales.json")).unwrap(),
+    )
+    .unwrap();
+    let now3 = api.orders().into_iter().find(|o| o["id"] == 3).unwrap();
+    assert_eq!(
+        state["sources"]["details"]["parents"]["3"],
+        now3["updated_at"]
+    );
+    assert_eq!(
+        state["sources"]["details"]["parents"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2000
+    );
+}
