@@ -239,3 +239,55 @@ impl Manifest {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(run_id: &str, started_at: &str) -> Manifest {
+        Manifest {
+            etl_version: "0".into(),
+            pipeline: "p".into(),
+            pipeline_file: "p.yaml".into(),
+            pipeline_sha256: String::new(),
+            run_id: run_id.into(),
+            started_at: started_at.into(),
+            finished_at: started_at.into(),
+            duration_s: 0.0,
+            status: "succeeded".into(),
+            error: None,
+            sources: Vec::new(),
+            sinks: Vec::new(),
+            tables: Vec::new(),
+            state_saved: None,
+            options: RunOptionsEntry::default(),
+        }
+    }
+
+    #[test]
+    fn prune_removes_old_manifests_but_never_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for (id, at) in [
+            ("a", "2026-08-01T00:00:00+00:00"),
+            ("b", "2026-10-20T00:00:00+00:00"),
+            ("c", "2026-11-25T00:00:00+00:00"),
+        ] {
+            manifest(id, at).write(dir.path()).unwrap();
+        }
+        let removed = Manifest::prune(dir.path(), "p", 30, now).unwrap();
+        assert_eq!(removed.len(), 2);
+        let left: Vec<String> = Manifest::list(dir.path(), "p")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.run_id)
+            .collect();
+        assert_eq!(left, vec!["c".to_owned()]);
+        // Even a newest manifest older than the limit stays.
+        let removed =
+            Manifest::prune(dir.path(), "p", 1, now + chrono::Duration::days(400)).unwrap();
+        assert!(removed.is_empty());
+    }
+}

@@ -70,6 +70,8 @@ pub struct Plan {
     pub sources: Vec<bool>,
     pub transforms: Vec<bool>,
     pub sinks: Vec<bool>,
+    /// Per source: a sink that reads it (directly or through transforms) is left out.
+    pub partial: Vec<bool>,
     since: Option<Cursor>,
     until: Option<Cursor>,
     save_state: bool,
@@ -101,7 +103,7 @@ impl RunOptions {
                 if let Some(p) = names.iter().position(|n| *n == each.source) {
                     if !sources[p] {
                         return Err(format!(
-                            "--only: `{}` is fetched for each record of `{}`, which this run                              leaves out; add it: --only {},{}",
+                            "--only: `{}` is fetched for each record of `{}`, which this run leaves out; add it: --only {},{}",
                             source.name,
                             each.source,
                             each.source,
@@ -120,23 +122,50 @@ impl RunOptions {
             .collect();
         let mut known: Vec<&str> = names.clone();
         let mut transforms = Vec::new();
+        // The sources each source or transform reads, through transforms.
+        let mut sources_of: Vec<(&str, Vec<usize>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, vec![i]))
+            .collect();
         for (name, spec) in &pipeline.transforms {
             let words = identifiers(&spec.sql);
-            let ready = known
+            let used: Vec<&str> = known
                 .iter()
                 .filter(|k| words.iter().any(|w| w == *k))
-                .all(|k| available.contains(k));
+                .copied()
+                .collect();
+            let ready = used.iter().all(|k| available.contains(k));
             transforms.push(ready);
             if ready {
                 available.push(name);
             }
+            let mut from: Vec<usize> = sources_of
+                .iter()
+                .filter(|(n, _)| used.contains(n))
+                .flat_map(|(_, r)| r.iter().copied())
+                .collect();
+            from.sort_unstable();
+            from.dedup();
+            sources_of.push((name, from));
             known.push(name);
         }
-        let sinks = pipeline
+        let sinks: Vec<bool> = pipeline
             .sinks
             .iter()
             .map(|s| available.contains(&s.from.as_str()))
             .collect();
+        let mut partial = vec![false; names.len()];
+        for (sink, on) in pipeline.sinks.iter().zip(&sinks) {
+            if *on {
+                continue;
+            }
+            if let Some((_, from)) = sources_of.iter().find(|(n, _)| *n == sink.from) {
+                for i in from {
+                    partial[*i] = true;
+                }
+            }
+        }
         let parse = |flag: &str, value: &Option<String>| {
             value
                 .as_deref()
@@ -165,11 +194,24 @@ impl RunOptions {
             sources,
             transforms,
             sinks,
+            partial,
             since,
             until,
             save_state: self.save_state || (since.is_none() && until.is_none()),
             root: self.root.clone(),
         })
+    }
+}
+
+/// The later of a stored cursor and a new one (the new one if they do not compare).
+fn later(stored: Option<&serde_json::Value>, new: Option<Cursor>) -> Option<Cursor> {
+    let stored = stored.and_then(|v| Cursor::from_json(v).ok());
+    match (stored, new) {
+        (Some(a), Some(b)) => Some(match b.is_after(a) {
+            Ok(false) => a,
+            _ => b,
+        }),
+        (a, b) => b.or(a),
     }
 }
 
@@ -294,9 +336,28 @@ pub async fn run(
     let mut windows = Vec::new();
     for source in &pipeline.sources {
         let mut window = match (&source.incremental, &previous) {
-            (Some(_), Some(state)) => state
-                .window(&source.name)
-                .map_err(|m| RunError::new(m, &[]))?,
+            (Some(inc), Some(state)) => {
+                if let Some(stored) = state.sources.get(&source.name) {
+                    if stored.cursor_field != inc.field_name() {
+                        return Err(RunError::new(
+                            format!(
+                                "the stored cursor of `{}` is a `{}` value, but the pipeline's \
+                                 `cursor_field` is now `{}`; start the source over with `etl \
+                                 state reset {} --source {}`",
+                                source.name,
+                                stored.cursor_field,
+                                inc.field_name(),
+                                pipeline.file.display(),
+                                source.name
+                            ),
+                            &[],
+                        ));
+                    }
+                }
+                state
+                    .window(&source.name)
+                    .map_err(|m| RunError::new(m, &[]))?
+            }
             _ => Window::default(),
         };
         window.since = plan.since;
@@ -738,7 +799,7 @@ impl Step<'_> {
                 Some("state not saved: --since/--until run without --save-state".into()),
             ));
         }
-        self.check().map_err(|e| e.message)?;
+        // No check for a stop here: outputs are in place, so their tables and state follow.
         let mut tables = Vec::new();
         for p in pending {
             let sha = crate::manifest::sha256_file(p.file.path()).unwrap_or_default();
@@ -761,16 +822,28 @@ impl Step<'_> {
             ));
         }
         let mut next = State::next(self.previous, &pipeline.name, &self.clock.run_id);
+        let mut kept_back = Vec::new();
         for i in incremental {
             let source = &pipeline.sources[i];
             let Some(report) = self.stats[i].1.cursor.as_ref() else {
                 continue;
             };
+            // Records of this run that reach no output would be lost for good if the cursor
+            // moved past them; a merged table keeps them for later runs.
+            if self.plan.partial[i] && source.primary_key.is_empty() {
+                kept_back.push(format!("`{}`", source.name));
+                continue;
+            }
             let entry = next.sources.entry(source.name.clone()).or_default();
             entry.cursor_field.clone_from(&report.field);
-            entry.cursor = report.after.map(Cursor::to_json);
+            // A cursor never moves back (a `--since` backfill saved with `--save-state`);
+            // `etl state reset` starts a source over.
+            entry.cursor = later(entry.cursor.as_ref(), report.after).map(Cursor::to_json);
             for (key, cursor) in &report.parents {
-                entry.parents.insert(key.clone(), cursor.to_json());
+                let value = later(entry.parents.get(key), Some(*cursor)).map(Cursor::to_json);
+                if let Some(v) = value {
+                    entry.parents.insert(key.clone(), v);
+                }
             }
             entry.table = tables
                 .iter()
@@ -785,7 +858,13 @@ impl Step<'_> {
             )
         })?;
         info!(path = %path.display(), "Saved the state.");
-        Ok((tables, Some(path), None))
+        let note = (!kept_back.is_empty()).then(|| {
+            format!(
+                "cursor of {} not moved: --only left out outputs that read it",
+                kept_back.join(", ")
+            )
+        });
+        Ok((tables, Some(path), note))
     }
 
     /// Housekeeping, once everything is in place: older files of sinks with `keep_last`.

@@ -86,7 +86,9 @@ impl Schedule {
             days: field(3, "day-of-month", 1, 31, &[])?,
             months: field(4, "month", 1, 12, &MONTHS)?,
             weekdays,
-            day_or: fields[3] != "*" && fields[5] != "*",
+            // As in Vixie cron: a day field starting with `*` (`*`, `*/2`) does not restrict,
+            // so `*/2 * 1-5` is odd days that are weekdays; two restricted fields are ORed.
+            day_or: !fields[3].starts_with('*') && !fields[5].starts_with('*'),
         })
     }
 
@@ -254,6 +256,12 @@ mod tests {
         assert_eq!(
             next("0 0 13 * fri", None, "2026-11-26T00:00:00Z"),
             "2026-11-27T00:00:00+00:00"
+        );
+        // A field starting with `*` does not restrict: odd days that are weekdays. After
+        // Friday 2026-11-27: Sunday the 29th is odd but no weekday; Tuesday 12-01 is both.
+        assert_eq!(
+            next("0 3 */2 * 1-5", None, "2026-11-27T12:00:00Z"),
+            "2026-12-01T03:00:00+00:00"
         );
     }
 

@@ -126,7 +126,14 @@ pub(crate) fn main(files: &[PathBuf]) -> u8 {
                     );
                     continue;
                 }
-                match Command::new(&exe).arg("run").arg(&e.file).spawn() {
+                let mut command = Command::new(&exe);
+                command.arg("run").arg(&e.file);
+                // Its own process group: a Ctrl-C or a signal to the scheduler's group reaches
+                // the run once, from the scheduler, and it stops cleanly (a second signal
+                // would make it stop at once, without cleaning up).
+                #[cfg(unix)]
+                std::os::unix::process::CommandExt::process_group(&mut command, 0);
+                match command.spawn() {
                     Ok(child) => {
                         println!(
                             "{} {}: run started (process {})",

@@ -211,7 +211,9 @@ impl Extractor {
             }
         }
         stats.cursor = report;
-        if stats.records == 0 && !source.allow_empty && !nothing_new_is_fine {
+        // A child with no parent records asked nothing: not an API answering nothing.
+        let nothing_asked = stats.parents == Some(0);
+        if stats.records == 0 && !source.allow_empty && !nothing_new_is_fine && !nothing_asked {
             return Err(Error::Empty {
                 source_name: source.name.clone(),
                 url: display_url(&source.url, &source.params),
@@ -279,12 +281,7 @@ impl SeriesRunner<'_> {
                     .since_for(key, inc)
                     .map_err(|message| self.request_error(&source.url, message))?;
                 Some(SeriesCursor {
-                    start: self
-                        .window
-                        .since
-                        .or_else(|| key.and_then(|k| self.window.parents.get(k).copied()))
-                        .or(self.window.stored)
-                        .or(inc.initial),
+                    start: self.window.start_of(key, inc.initial),
                     sent,
                     ..SeriesCursor::default()
                 })

@@ -213,18 +213,25 @@ pub struct Window {
 
 impl Window {
     /// The cursor a series starts from (before `lookback`) and whether `lookback` applies.
+    /// A parent seen for the first time starts from `initial`: the cursors of other parents
+    /// say nothing about its records.
     fn start(&self, parent: Option<&str>, initial: Option<Cursor>) -> (Option<Cursor>, bool) {
         if let Some(s) = self.since {
             return (Some(s), false);
         }
         let stored = match parent {
-            Some(key) => self.parents.get(key).copied().or(self.stored),
+            Some(key) => self.parents.get(key).copied(),
             None => self.stored,
         };
         match stored {
             Some(c) => (Some(c), true),
             None => (initial, false),
         }
+    }
+
+    /// Where a series starts, before `lookback`.
+    pub(crate) fn start_of(&self, parent: Option<&str>, initial: Option<Cursor>) -> Option<Cursor> {
+        self.start(parent, initial).0
     }
 
     /// The value sent for one series: `None` when there is nothing to start from (the first
@@ -326,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn the_window_prefers_since_then_the_parent_then_the_stored_cursor() {
+    fn the_window_prefers_since_then_the_stored_cursor_then_initial() {
         let inc = Incremental {
             cursor_field: vec!["updated_at".into()],
             param: Some("updated_since".into()),
@@ -341,6 +348,8 @@ mod tests {
         w.parents.insert("7".into(), Cursor::Int(20));
         assert_eq!(w.since_for(None, &inc).unwrap(), Some(Cursor::Int(8)));
         assert_eq!(w.since_for(Some("7"), &inc).unwrap(), Some(Cursor::Int(18)));
+        // A new parent starts from `initial`, not from the other parents' cursors.
+        assert_eq!(w.since_for(Some("8"), &inc).unwrap(), Some(Cursor::Int(1)));
         w.since = Some(Cursor::Int(5));
         assert_eq!(w.since_for(Some("7"), &inc).unwrap(), Some(Cursor::Int(5)));
     }

@@ -74,6 +74,13 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
             None => columns.push((name.clone(), dtype.clone())),
         }
     }
+    if columns.is_empty() {
+        return Err(error(
+            "there are no records: none came in this run and no table is kept from earlier \
+             runs, so there is nothing to report on"
+                .into(),
+        ));
+    }
     for key in m.primary_key {
         if !columns.iter().any(|(n, _)| n == key.as_str()) {
             let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();

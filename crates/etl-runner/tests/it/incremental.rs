@@ -399,9 +399,60 @@ fn a_backfill_does_not_move_the_state_unless_asked_and_options_are_checked() {
         &expected(&api.orders()),
     );
 
-    let saved = run(dir.path(), &api, &["--since", "2026-11-25", "--save-state"]);
+    // Saved on request, but a cursor never moves back: the next nightly run goes on from
+    // where the last one stopped.
+    let cursor = |dir: &Path| -> Value {
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(".etl/state/daily_sales.json")).unwrap(),
+        )
+        .unwrap();
+        state["sources"]["orders"]["cursor"].clone()
+    };
+    let stored = cursor(dir.path());
+    assert_eq!(stored, "2026-11-25T23:57:46Z");
+    let saved = run(
+        dir.path(),
+        &api,
+        &[
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-11-05",
+            "--save-state",
+        ],
+    );
     assert_eq!(saved.code, 0, "{}", saved.stderr);
     assert_ne!(std::fs::read(&state_file).unwrap(), state);
+    assert_eq!(cursor(dir.path()), stored);
+    api.update_order(9, json!({"status": "shipped"})).unwrap();
+    let saved = run(dir.path(), &api, &["--since", "2026-11-25", "--save-state"]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let moved = cursor(dir.path());
+    assert!(
+        moved.as_str().unwrap() > stored.as_str().unwrap(),
+        "{moved}"
+    );
+
+    // A stored cursor of another field is not used for this one.
+    let renamed = std::fs::read_to_string(dir.path().join("daily_sales.yaml"))
+        .unwrap()
+        .replace("cursor_field: updated_at", "cursor_field: created_at");
+    std::fs::write(dir.path().join("renamed.yaml"), renamed).unwrap();
+    let state_now = std::fs::read(&state_file).unwrap();
+    let out = etl(
+        dir.path(),
+        &["run", "renamed.yaml"],
+        &[("SHOP_API_URL", &api.url())],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "is a `updated_at` value, but the pipeline's `cursor_field` is now `created_at`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&state_file).unwrap(), state_now);
 
     for (args, needle) in [
         (&["--only", "order"][..], "did you mean `orders`?"),
@@ -422,7 +473,16 @@ fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    let api = shop();
+    // Slow answers: the first run (20 pages) outlasts a few ticks, which are skipped.
+    let data = Dataset::load(&repo().join("fixtures/shop")).unwrap();
+    let api = MockServer::start(
+        data,
+        MockConfig {
+            latency: Duration::from_millis(250),
+            ..MockConfig::default()
+        },
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     daily_sales(
         dir.path(),
@@ -431,7 +491,11 @@ fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
             r#"schedule: "*/2 * * * * *""#,
         )],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_etl"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_etl"));
+    // Its own process group, so that the signal can go to the whole group, as a Ctrl-C or a
+    // service manager sends it, without reaching this test.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
         .args(["schedule", "daily_sales.yaml"])
         .current_dir(dir.path())
         .env("SHOP_API_URL", api.url())
@@ -440,26 +504,43 @@ fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let runs = dir.path().join(".etl/runs/daily_sales");
-    let succeeded = || -> usize {
-        std::fs::read_dir(&runs).map_or(0, |entries| {
-            entries
-                .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
-                .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
-                .filter(|m| m["status"] == "succeeded")
-                .count()
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let log = std::sync::Arc::clone(&log);
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line.unwrap());
+                l.push('\n');
+            }
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while succeeded() < 2 {
-        assert!(Instant::now() < deadline, "fewer than two runs in 30 s");
-        assert!(child.try_wait().unwrap().is_none(), "etl schedule ended");
-        std::thread::sleep(Duration::from_millis(100));
+    let text = || log.lock().unwrap().clone();
+    // Two runs done, and a third under way: the stop comes in the middle of it.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let t = text();
+        let done = t.matches(": run succeeded").count();
+        let in_flight = t.rfind(": run started") > t.rfind(": run succeeded");
+        if done >= 2 && in_flight {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no third run in 40 s:\n{t}");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "etl schedule ended:\n{t}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
-    Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
+    // Past the run's start-up, into its request.
+    std::thread::sleep(Duration::from_millis(150));
+    // procps `kill`: the shell's builtin may not take a process group.
+    let sent = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
+    assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -468,8 +549,13 @@ fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
         assert!(Instant::now() < deadline, "etl schedule did not stop");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut log).unwrap();
+    reader.join().unwrap();
+    let log = text();
+    let runs = dir.path().join(".etl/runs/daily_sales");
+    assert!(
+        log.contains("skipped the run due at"),
+        "no tick was skipped during the long first run:\n{log}"
+    );
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(
         log.contains("daily_sales: scheduled `*/2 * * * * *` (UTC)"),
@@ -481,7 +567,23 @@ fn etl_schedule_runs_a_pipeline_on_its_schedule_and_stops_on_sigterm() {
     );
     assert!(log.contains("stopping (SIGTERM)"), "{log}");
     assert!(log.trim_end().ends_with("stopped"), "{log}");
-    // No run is left holding the lock.
+    // Every run that started recorded how it ended (a run cut short by the stop cleaned up and
+    // recorded the interruption), and none is left holding the lock.
+    let started = log.matches(": run started").count();
+    let recorded: Vec<Value> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(recorded.len(), started, "{log}");
+    let interrupted = recorded
+        .iter()
+        .filter(|m| m["status"] == "interrupted")
+        .count();
+    assert_eq!(interrupted, 1, "{log}");
+    assert_eq!(
+        recorded.len() - interrupted,
+        log.matches(": run succeeded").count()
+    );
     assert!(!dir.path().join(".etl/locks/daily_sales.lock").exists());
 
     // A pipeline without a schedule is refused.
@@ -601,6 +703,11 @@ fn children_of_for_each_keep_one_cursor_per_parent() {
     assert_eq!(parents["3"], order3["updated_at"]);
 
     api.update_order(3, json!({"status": "refunded"})).unwrap();
+    api.add_orders(vec![
+        json!({"id": 5001, "customer_id": 1, "status": "paid", "total": 1.5,
+                                "currency": "EUR", "created_at": "2026-11-02T10:00:00Z"}),
+    ])
+    .unwrap();
     let seen = api.stats().targets.len();
     let second = run(dir.path(), &api, &[]);
     assert_eq!(second.code, 0, "{}", second.stderr);
@@ -624,6 +731,11 @@ fn children_of_for_each_keep_one_cursor_per_parent() {
         details.contains(&format!("/orders/3?changed_since={since}")),
         "{details:?}"
     );
+    // A parent seen for the first time starts from `initial`, not from the others' cursors.
+    assert!(
+        details.contains(&"/orders/5001?changed_since=2026-01-01T00:00:00Z".to_owned()),
+        "{details:?}"
+    );
     let state: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join(".etl/state/daily_sales.json")).unwrap(),
     )
@@ -638,6 +750,63 @@ fn children_of_for_each_keep_one_cursor_per_parent() {
             .as_object()
             .unwrap()
             .len(),
-        2000
+        2001
     );
+}
+
+#[test]
+fn only_does_not_move_a_cursor_past_records_that_reached_no_output() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    // `recent` (no primary key: no merged table) is joined with `orders` for its own sink.
+    daily_sales(
+        dir.path(),
+        &[
+            (
+                "transforms:",
+                "  recent:\n    endpoint: /orders\n    records: data\n    pagination: { type: cursor, \
+                 cursor_param: cursor, cursor_path: next_cursor, limit_param: limit, page_size: 100 }\n    \
+                 incremental: { cursor_field: updated_at, param: updated_since, initial: \"2026-01-01T00:00:00Z\" }\n\n\
+                 transforms:\n  joined:\n    sql: SELECT r.id, o.status FROM recent r JOIN orders o ON o.id = r.id\n",
+            ),
+            (
+                "sinks:",
+                "sinks:\n  joined_csv: { from: joined, format: csv, path: \"reports/joined_{run_id}.csv\" }",
+            ),
+        ],
+    );
+    let first = run(dir.path(), &api, &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let state_of = || -> Value {
+        serde_json::from_slice(
+            &std::fs::read(dir.path().join(".etl/state/daily_sales.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let before = state_of();
+    api.update_order(5, json!({"status": "refunded"})).unwrap();
+    let only = run(dir.path(), &api, &["--only", "recent"]);
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    assert!(
+        only.stdout
+            .contains("cursor of `recent` not moved: --only left out outputs that read it"),
+        "{}",
+        only.stdout
+    );
+    assert_eq!(state_of()["sources"]["recent"], before["sources"]["recent"]);
+    // The next full run still sees the change.
+    let full = run(dir.path(), &api, &[]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let m = manifest(dir.path(), &full);
+    let recent = m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "recent")
+        .unwrap();
+    assert_eq!(
+        recent["cursor"]["before"],
+        before["sources"]["recent"]["cursor"]
+    );
+    assert!(recent["records"].as_u64().unwrap() >= 1);
 }

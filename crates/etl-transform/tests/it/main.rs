@@ -206,6 +206,26 @@ fn merging_keeps_one_newest_row_per_key_and_widens_columns() {
         Some("x")
     );
 
+    let nothing = staged(dir.path(), "none", &[], &[]);
+    let e = etl_transform::merge(&etl_transform::Merge {
+        staged: &nothing,
+        existing: None,
+        primary_key: &key,
+        order_column: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("there are no records"), "{e}");
+    // No new records: the kept table as it was.
+    let same = etl_transform::merge(&etl_transform::Merge {
+        staged: &nothing,
+        existing: Some(&path),
+        primary_key: &key,
+        order_column: None,
+    })
+    .unwrap();
+    assert_eq!(same.height(), 3);
+
     let wrong = ["order_id".to_owned()];
     let e = etl_transform::merge(&etl_transform::Merge {
         staged: &second,
