@@ -164,6 +164,12 @@ fn validate(files: &[PathBuf]) -> u8 {
     for file in files {
         match Pipeline::load(file) {
             Ok(p) => {
+                for t in p.unused_transforms() {
+                    eprintln!(
+                        "warning: {}: transform `{t}` feeds no sink; it is not computed",
+                        file.display()
+                    );
+                }
                 println!(
                     "{}: ok ({} source{}, {} transform{}, {} sink{})",
                     file.display(),

@@ -137,7 +137,7 @@ pub(crate) fn parse(
     let manifests = sections
         .get("manifests")
         .and_then(|v| part::<crate::pipeline::ManifestsSpec>(v, "manifests", c));
-    let sources = entries(sections.get("sources"), "sources", c, &mut broken);
+    let (sources, source_extras) = source_entries(sections.get("sources"), c, &mut broken);
     let transforms = entries(sections.get("transforms"), "transforms", c, &mut broken);
     let sinks = entries(sections.get("sinks"), "sinks", c, &mut broken);
     let spec = PipelineSpec {
@@ -148,6 +148,7 @@ pub(crate) fn parse(
         manifests,
         http,
         sources,
+        source_extras,
         transforms,
         sinks,
     };
@@ -202,6 +203,44 @@ fn entries<T: DeserializeOwned>(
         ),
     }
     out
+}
+
+/// The `sources` section: each source's own keys for `etl-source`, and `checks` and `schema`,
+/// which the runner applies to the source's table, read beside it.
+fn source_entries(
+    section: Option<&Value>,
+    c: &mut Collector<'_>,
+    broken: &mut Broken,
+) -> (
+    IndexMap<String, etl_source::SourceSpec>,
+    IndexMap<String, crate::pipeline::SourceExtras>,
+) {
+    let mut extras = IndexMap::new();
+    let stripped = section.map(|section| match section {
+        Value::Mapping(entries) => {
+            let mut out = serde_yaml::Mapping::new();
+            for (name, entry) in entries {
+                let label = show(name);
+                let mut entry = entry.clone();
+                let mut extra = crate::pipeline::SourceExtras::default();
+                if let Value::Mapping(m) = &mut entry {
+                    if let Some(v) = m.remove("checks") {
+                        extra.checks = part(&v, &format!("sources.{label}.checks"), c);
+                    }
+                    if let Some(v) = m.remove("schema") {
+                        extra.schema =
+                            part(&v, &format!("sources.{label}.schema"), c).unwrap_or_default();
+                    }
+                }
+                extras.insert(label, extra);
+                out.insert(name.clone(), entry);
+            }
+            Value::Mapping(out)
+        }
+        other => other.clone(),
+    });
+    let sources = entries(stripped.as_ref(), "sources", c, broken);
+    (sources, extras)
 }
 
 fn kind(value: &Value) -> &'static str {

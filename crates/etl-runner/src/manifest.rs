@@ -103,6 +103,9 @@ pub struct SinkEntry {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// The copy kept under a stable name (`latest:`), if any.
+    #[serde(default)]
+    pub latest: Option<String>,
 }
 
 impl SourceEntry {
@@ -142,6 +145,7 @@ impl SinkEntry {
             rows: w.rows,
             bytes: w.bytes,
             sha256: sha256_file(&w.path).unwrap_or_default(),
+            latest: w.latest.as_ref().map(|p| p.display().to_string()),
         }
     }
 }

@@ -30,12 +30,22 @@ pub struct PipelineSpec {
     pub http: HttpSpec,
     /// REST endpoints to fetch, by name.
     pub sources: IndexMap<String, SourceSpec>,
+    /// Per source: `checks` and `schema`, applied by the runner to its table.
+    #[serde(skip)]
+    pub source_extras: IndexMap<String, SourceExtras>,
     /// polars transforms, by name, in order.
     #[serde(default)]
     pub transforms: IndexMap<String, TransformSpec>,
     /// Output files, by name.
     #[serde(default)]
     pub sinks: IndexMap<String, SinkSpec>,
+}
+
+/// What the runner applies to a source's table: declared types, then data checks.
+#[derive(Debug, Clone, Default)]
+pub struct SourceExtras {
+    pub checks: Option<etl_transform::ChecksSpec>,
+    pub schema: IndexMap<String, etl_transform::ColumnHint>,
 }
 
 /// `manifests: { keep_days: 90 }`.
@@ -72,6 +82,8 @@ pub struct Pipeline {
     pub sources: Vec<SourceConfig>,
     pub transforms: Vec<(String, TransformSpec)>,
     pub sinks: Vec<SinkConfig>,
+    /// Per source (by name): `checks` and `schema`.
+    pub source_extras: IndexMap<String, SourceExtras>,
     /// When `etl schedule` runs it.
     pub schedule: Option<crate::schedule::Schedule>,
     /// Run manifests older than this are removed after each run.
@@ -79,6 +91,21 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Transforms that no sink reads, directly or through other transforms.
+    pub fn unused_transforms(&self) -> Vec<String> {
+        let mut needed: Vec<String> = self.sinks.iter().map(|s| s.from.clone()).collect();
+        for (name, spec) in self.transforms.iter().rev() {
+            if needed.contains(name) {
+                needed.extend(spec.inputs().unwrap_or_default());
+            }
+        }
+        self.transforms
+            .iter()
+            .filter(|(n, _)| !needed.contains(n))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     /// Reads, parses, resolves and checks a pipeline file, reporting every problem at once.
     pub fn load(path: &Path) -> Result<Self, Diagnostics> {
         Self::load_with_env(path, &|name| std::env::var(name).ok())
@@ -161,12 +188,7 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
                 format!("`{transform}` is also a source; give the transform another name"),
             );
         }
-        if t.sql.trim().is_empty() {
-            c.at(
-                &format!("transforms.{transform}.sql"),
-                "is empty; write the query",
-            );
-        }
+        check_transform(spec, broken, transform, t, c);
         transforms.push((transform.clone(), t.clone()));
     }
     if spec.sinks.is_empty() && broken.names.is_empty() {
@@ -175,12 +197,12 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             "is empty; declare at least one sink, or nothing will be written",
         );
     }
-    let tables: Vec<&str> = spec
-        .sources
-        .keys()
-        .chain(spec.transforms.keys())
-        .map(String::as_str)
-        .collect();
+    let mut tables: Vec<&str> = Vec::new();
+    for name in spec.sources.keys().chain(spec.transforms.keys()) {
+        if !tables.contains(&name.as_str()) {
+            tables.push(name);
+        }
+    }
     let mut sinks = Vec::new();
     for (sink, s) in &spec.sinks {
         check_name(c, "sinks", sink);
@@ -234,8 +256,100 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
         sources,
         transforms,
         sinks,
+        source_extras: spec.source_extras.clone(),
         schedule,
         keep_manifest_days,
+    }
+}
+
+/// A transform is `sql:` or `from:` + `steps:`, and reads only tables that exist before it
+/// (sources and earlier transforms): an unknown name, a later transform (a cycle) or itself
+/// is reported with a did-you-mean.
+fn check_transform(
+    spec: &PipelineSpec,
+    broken: &Broken,
+    name: &str,
+    t: &TransformSpec,
+    c: &mut Collector<'_>,
+) {
+    let at = format!("transforms.{name}");
+    match (&t.sql, &t.from) {
+        (Some(sql), None) => {
+            if !t.steps.is_empty() {
+                c.at(
+                    &format!("{at}.steps"),
+                    "goes with `from:`, not with `sql:`; keep one of the two",
+                );
+            }
+            if sql.trim().is_empty() {
+                c.at(&format!("{at}.sql"), "is empty; write the query");
+                return;
+            }
+        }
+        (None, Some(_)) => {
+            if t.steps.is_empty() {
+                c.at(
+                    &format!("{at}.steps"),
+                    "is missing: `from:` needs `steps:` (a list such as `- select: [id, name]`)",
+                );
+            }
+        }
+        (Some(_), Some(_)) => {
+            c.at(
+                &format!("{at}.from"),
+                "goes with `steps:`, not with `sql:`; keep one of the two",
+            );
+            return;
+        }
+        (None, None) => {
+            c.at(
+                &at,
+                "needs `sql:` (a polars SQL query) or `from:` with `steps:`",
+            );
+            return;
+        }
+    }
+    let inputs = match t.input_keys() {
+        Ok(i) => i,
+        Err(m) => {
+            c.at(&format!("{at}.sql"), format!("does not parse: {m}"));
+            return;
+        }
+    };
+    let position = spec.transforms.get_index_of(name).unwrap_or(0);
+    let before: Vec<&str> = spec
+        .sources
+        .keys()
+        .map(String::as_str)
+        .chain(spec.transforms.keys().take(position).map(String::as_str))
+        .collect();
+    let mut reported = Vec::new();
+    for (input, key) in inputs {
+        if reported.contains(&input) {
+            continue;
+        }
+        reported.push(input.clone());
+        if before.contains(&input.as_str()) || broken.names.contains(&input) {
+            continue;
+        }
+        let message = if input == name {
+            format!(
+                "`{input}` reads itself; a transform reads the sources and the transforms before it"
+            )
+        } else if spec.transforms.contains_key(&input) {
+            format!(
+                "reads `{input}`, a transform defined after this one; move `{input}` above \
+                 `{name}` (transforms read the sources and the transforms before them, so \
+                 they can never go round in a circle)"
+            )
+        } else {
+            let hint = match did_you_mean(&input, before.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("the tables here are {}", before.join(", ")),
+            };
+            format!("reads `{input}`, which is neither a source nor an earlier transform; {hint}")
+        };
+        c.at(&format!("{at}.{key}"), message);
     }
 }
 

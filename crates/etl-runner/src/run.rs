@@ -129,10 +129,12 @@ impl RunOptions {
             .map(|(i, n)| (*n, vec![i]))
             .collect();
         for (name, spec) in &pipeline.transforms {
-            let words = identifiers(&spec.sql);
+            // Checked when the pipeline was loaded; a query that does not parse reads nothing
+            // known here and fails when it runs.
+            let inputs = spec.inputs().unwrap_or_default();
             let used: Vec<&str> = known
                 .iter()
-                .filter(|k| words.iter().any(|w| w == *k))
+                .filter(|k| inputs.iter().any(|w| w == *k))
                 .copied()
                 .collect();
             let ready = used.iter().all(|k| available.contains(k));
@@ -213,14 +215,6 @@ fn later(stored: Option<&serde_json::Value>, new: Option<Cursor>) -> Option<Curs
         }),
         (a, b) => b.or(a),
     }
-}
-
-/// The identifiers of a SQL text, quoted ones included (table names among them).
-fn identifiers(sql: &str) -> Vec<String> {
-    sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Why a run failed, with what had been done when it did.
@@ -610,20 +604,24 @@ impl Step<'_> {
                     .map(|(n, t)| (n.clone(), column_type(t)))
                     .collect(),
             };
-            if source.primary_key.is_empty() {
-                transformer.add_table(&table).map_err(|e| e.to_string())?;
-                continue;
-            }
-            let merged = self.merge(source, &table)?;
-            let frame = match merged {
-                (frame, Some(p)) => {
-                    pending.push(p);
-                    frame
+            let frame = if source.primary_key.is_empty() {
+                table.scan().map_err(|e| e.to_string())?
+            } else {
+                match self.merge(source, &table)? {
+                    (frame, Some(p)) => {
+                        pending.push(p);
+                        frame.lazy()
+                    }
+                    (frame, None) => frame.lazy(),
                 }
-                (frame, None) => frame,
+            };
+            let extras = pipeline.source_extras.get(&source.name);
+            let frame = match extras {
+                Some(x) => etl_transform::apply_hints(&source.name, frame, &x.schema)?,
+                None => frame,
             };
             transformer
-                .add_frame(&source.name, frame.lazy())
+                .add_frame(&source.name, frame)
                 .map_err(|e| e.to_string())?;
         }
         for ((name, spec), on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
@@ -631,9 +629,29 @@ impl Step<'_> {
                 transformer.run(name, spec).map_err(|e| e.to_string())?;
             }
         }
+        // Data checks, sources then transforms, before anything is written.
+        for (source, on) in pipeline.sources.iter().zip(&self.plan.sources) {
+            let checks = pipeline
+                .source_extras
+                .get(&source.name)
+                .and_then(|x| x.checks.as_ref());
+            if let (true, Some(checks)) = (*on, checks) {
+                self.check()?;
+                transformer
+                    .check(&source.name, checks)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        for ((name, spec), on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
+            if let (true, Some(checks)) = (*on, &spec.checks) {
+                self.check()?;
+                transformer.check(name, checks).map_err(|e| e.to_string())?;
+            }
+        }
 
         // Every output is computed and every target checked before the first file is written.
         let mut planned = Vec::new();
+        let mut claimed: Vec<PathBuf> = Vec::new();
         for (sink, on) in pipeline.sinks.iter().zip(&self.plan.sinks) {
             if !on {
                 continue;
@@ -647,21 +665,25 @@ impl Step<'_> {
                 .to_string()
                 .into());
             }
-            if planned.iter().any(|(_, p, _): &(_, PathBuf, _)| *p == path) {
-                return Err(StepError::from(format!(
-                    "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
-                    sink.name,
-                    path.display()
-                )));
+            let latest = sink.render_latest(&self.vars(&sink.name));
+            for target in std::iter::once(&path).chain(latest.as_ref()) {
+                if claimed.contains(target) {
+                    return Err(StepError::from(format!(
+                        "sink `{}` would write `{}`, which another sink of this run writes; give each sink its own path",
+                        sink.name,
+                        target.display()
+                    )));
+                }
+                claimed.push(target.clone());
             }
             let started = Instant::now();
             self.check()?;
             let frame = transformer.collect(&sink.from).map_err(|e| e.to_string())?;
             info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
-            planned.push((sink, path, frame));
+            planned.push((sink, path, latest, frame));
         }
         let mut previews = Vec::new();
-        for (sink, _, frame) in &planned {
+        for (sink, _, _, frame) in &planned {
             if let Some(p) = &sink.preview {
                 previews.push((
                     sink.name.clone(),
@@ -673,9 +695,10 @@ impl Step<'_> {
         // Every file is written and synced under a temporary name first; only when all of them
         // are ready is any put in place. A failure before that leaves nothing behind.
         let mut prepared = PreparedFiles(Vec::new());
-        for (sink, path, mut frame) in planned {
+        for (sink, path, latest, mut frame) in planned {
             self.check()?;
-            let file = etl_sink::prepare(&mut frame, sink, &path).map_err(|e| e.to_string())?;
+            let file = etl_sink::prepare_with_latest(&mut frame, sink, &path, latest.as_deref())
+                .map_err(|e| e.to_string())?;
             prepared.0.push((sink.name.clone(), file));
         }
         let mut written: Vec<(String, Written)> = Vec::new();

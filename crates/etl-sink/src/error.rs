@@ -29,4 +29,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// The file is in place, but its `latest` copy could not replace the previous copy.
+    #[error(
+        "sink `{sink}`: wrote `{}`, but cannot replace `{}` with a copy of it: {source}",
+        path.display(),
+        latest.display()
+    )]
+    Latest {
+        sink: String,
+        path: PathBuf,
+        latest: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -93,6 +93,12 @@ impl PathTemplate {
     }
 
     /// Whether `file_name` could have been written by this template for this pipeline and sink.
+    ///
+    /// `{pipeline}` and `{sink}` match their values; `{date}`, `{timestamp}` and `{run_id}`
+    /// match text shaped like this run's value: as long, with a letter or digit wherever it
+    /// has one and the same other characters (`2026-11-26` matches `2025-01-31`, not
+    /// `latest`). So a hand-written `engagement_latest.csv` or `engagement_notes.csv` beside
+    /// `engagement_{timestamp}.csv` is never taken for one of this sink's files.
     fn matches(&self, file_name: &str, vars: &RenderVars<'_>) -> bool {
         let name = self
             .template
@@ -101,30 +107,33 @@ impl PathTemplate {
         let name = name
             .replace("{pipeline}", &sanitize(vars.pipeline))
             .replace("{sink}", &sanitize(vars.sink));
-        // Literal pieces between the varying placeholders, matched in order.
-        let mut pieces: Vec<&str> = Vec::new();
-        let mut rest = name.as_str();
-        while let Some(open) = rest.find('{') {
-            pieces.push(&rest[..open]);
-            let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
-            rest = &rest[close..];
-        }
-        pieces.push(rest);
-        let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
-        if !file_name.starts_with(first)
-            || !file_name.ends_with(last)
-            || file_name.len() < first.len() + last.len()
-        {
-            return false;
-        }
-        let mut at = first.len();
-        for piece in &pieces[1..pieces.len() - 1] {
-            match file_name[at..file_name.len() - last.len()].find(piece) {
-                Some(i) => at += i + piece.len(),
-                None => return false,
+        let mut rest = file_name;
+        let mut pattern = name.as_str();
+        while let Some(open) = pattern.find('{') {
+            let Some(after) = rest.strip_prefix(&pattern[..open]) else {
+                return false;
+            };
+            let close = pattern[open..]
+                .find('}')
+                .map_or(pattern.len(), |c| open + c + 1);
+            let value = match &pattern[open..close] {
+                "{date}" => vars.date,
+                "{timestamp}" => vars.timestamp,
+                "{run_id}" => vars.run_id,
+                _ => return false,
+            };
+            let mut chars = after.chars();
+            for v in value.chars() {
+                match chars.next() {
+                    Some(c)
+                        if c == v || (v.is_ascii_alphanumeric() && c.is_ascii_alphanumeric()) => {}
+                    _ => return false,
+                }
             }
+            rest = chars.as_str();
+            pattern = &pattern[close..];
         }
-        true
+        rest == pattern
     }
 
     /// Removes the files of this sink beside `written` but the newest `keep` (by modification
@@ -217,6 +226,8 @@ mod tests {
             "engagement_20260103_000000.csv",
             "other_20260101_000000.csv",
             "engagement_notes.txt",
+            "engagement_latest.csv",
+            "engagement_2026.csv",
             ".engagement_20260104_000000.csv.x.tmp",
         ]
         .iter()
@@ -238,9 +249,9 @@ mod tests {
         let vars = RenderVars {
             pipeline: "engagement",
             sink: "report",
-            date: "",
-            timestamp: "",
-            run_id: "",
+            date: "2026-01-04",
+            timestamp: "20260104_000000",
+            run_id: "20260104_000000-0a1f",
         };
         let removed = t.prune(&written, &vars, 2).unwrap();
         let names: Vec<String> = removed
@@ -263,8 +274,10 @@ mod tests {
             left,
             [
                 ".engagement_20260104_000000.csv.x.tmp",
+                "engagement_2026.csv",
                 "engagement_20260103_000000.csv",
                 "engagement_20260104_000000.csv",
+                "engagement_latest.csv",
                 "engagement_notes.txt",
                 "other_20260101_000000.csv"
             ]
@@ -323,6 +336,30 @@ mod tests {
                 .unwrap_err()
                 .contains("is a folder")
         );
+    }
+
+    #[test]
+    fn placeholders_match_only_values_shaped_like_this_runs() {
+        let v = RenderVars {
+            run_id: "20261126_020000-9c4e",
+            ..vars()
+        };
+        let t = PathTemplate::parse("r/{pipeline}_{date}_{run_id}.csv", false).unwrap();
+        assert!(t.matches("engagement_2025-01-31_20250131_235959-ffff.csv", &v));
+        assert!(t.matches("engagement_2026-11-26_20261126_020000-0123.csv", &v));
+        for other in [
+            "engagement_latest.csv",
+            "engagement_2025-01-31_latest.csv",
+            "engagement_2025-1-31_20250131_235959-ffff.csv",
+            "engagement_2025-01-31_20250131_235959-ffff.csv.bak",
+            "engagement_2025/01/31_20250131_235959-ffff.csv",
+            "other_2025-01-31_20250131_235959-ffff.csv",
+        ] {
+            assert!(!t.matches(other, &v), "{other}");
+        }
+        let fixed = PathTemplate::parse("r/{pipeline}_latest.csv", false).unwrap();
+        assert!(fixed.matches("engagement_latest.csv", &v));
+        assert!(!fixed.matches("engagement_latest.csv.tmp", &v));
     }
 
     #[test]

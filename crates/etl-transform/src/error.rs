@@ -14,6 +14,20 @@ pub enum Error {
     #[error("cannot merge the records of `{table}`: {message}")]
     Merge { table: String, message: String },
 
+    /// A declarative step does not apply (a missing column, a wrong type).
+    #[error("transform `{transform}`, step {position} (`{step}`): {message}")]
+    Step {
+        transform: String,
+        /// 1-based position in `steps` (0: the `from` table).
+        position: usize,
+        step: &'static str,
+        message: String,
+    },
+
+    /// A data check failed (or names a column that does not exist).
+    #[error("{0}")]
+    Check(String),
+
     /// A name is used twice.
     #[error("`{name}` is both a source and a transform, or two transforms; rename one")]
     DuplicateName { name: String },

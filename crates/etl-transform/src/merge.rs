@@ -152,7 +152,7 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
 
 /// The type that holds values of both: the same type, float for integers and floats, text
 /// otherwise.
-fn widen(a: &DataType, b: &DataType) -> DataType {
+pub(crate) fn widen(a: &DataType, b: &DataType) -> DataType {
     match (a, b) {
         (a, b) if a == b => a.clone(),
         (DataType::Null, b) => b.clone(),

@@ -47,7 +47,7 @@ impl Table {
     }
 
     /// A lazy scan with the complete schema: nothing is inferred from a sample.
-    pub(crate) fn scan(&self) -> Result<LazyFrame, Error> {
+    pub fn scan(&self) -> Result<LazyFrame, Error> {
         let schema = self.schema();
         if self.rows == 0 {
             return Ok(DataFrame::empty_with_schema(&schema).lazy());

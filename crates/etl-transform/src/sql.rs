@@ -58,9 +58,40 @@ impl Transformer {
             transform: name.to_owned(),
             message: clean(&e),
         };
-        let mut frame = self.ctx.execute(&spec.sql).map_err(sql_error)?;
-        frame.collect_schema().map_err(sql_error)?;
+        let frame = match (&spec.sql, &spec.from) {
+            (Some(sql), None) => {
+                let mut frame = self.ctx.execute(sql).map_err(sql_error)?;
+                frame.collect_schema().map_err(sql_error)?;
+                frame
+            }
+            (None, Some(from)) => {
+                let ctx = crate::steps::Ctx {
+                    frames: &self.frames,
+                };
+                let start = ctx.table(from).map_err(|message| Error::Step {
+                    transform: name.to_owned(),
+                    position: 0,
+                    step: "from",
+                    message,
+                })?;
+                crate::steps::apply(name, start, &spec.steps, &ctx)?
+            }
+            _ => {
+                return Err(Error::Sql {
+                    transform: name.to_owned(),
+                    message: "write either `sql:` or `from:` with `steps:`".into(),
+                });
+            }
+        };
         self.add_frame(name, frame)
+    }
+
+    /// Runs data checks on a table or transform.
+    pub fn check(&self, name: &str, checks: &crate::ChecksSpec) -> Result<(), Error> {
+        let frame = self
+            .frame(name)
+            .ok_or_else(|| Error::Check(format!("no table `{name}` to check")))?;
+        crate::checks::check(name, &frame, checks).map_err(Error::Check)
     }
 
     /// The lazy frame of a table or transform.
@@ -82,7 +113,7 @@ impl Transformer {
 }
 
 /// polars' message without its trailing backtrace hints.
-fn clean(e: &PolarsError) -> String {
+pub(crate) fn clean(e: &PolarsError) -> String {
     let text = e.to_string();
     let mut lines: Vec<&str> = text
         .lines()
@@ -92,5 +123,10 @@ fn clean(e: &PolarsError) -> String {
     lines.retain(|l| {
         !l.starts_with("Resolved plan until failure") && !l.starts_with("This error occurred")
     });
-    lines.join(" ")
+    let text = lines.join(" ");
+    // The query plan polars appends after its message means nothing to a pipeline's author.
+    match text.find("---> FAILED HERE") {
+        Some(at) => text[..at].trim_end().to_owned(),
+        None => text,
+    }
 }

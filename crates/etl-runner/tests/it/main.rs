@@ -11,6 +11,7 @@ mod secrets;
 mod shapes;
 mod signals;
 mod tls;
+mod transforms;
 mod validate;
 
 use std::collections::HashMap;

@@ -2,6 +2,8 @@
 
 //! Transforms over real staged files.
 
+mod steps;
+
 use std::io::Write;
 
 use etl_transform::{ColumnType, Table, TransformSpec, Transformer};
@@ -74,15 +76,10 @@ fn sql_reads_sources_and_earlier_transforms() {
     );
     let mut t = Transformer::new();
     t.add_table(&posts).unwrap();
-    let per_user = TransformSpec {
-        sql: "SELECT userId, COUNT(*) AS n FROM posts GROUP BY userId".into(),
-        description: None,
-    };
+    let per_user =
+        TransformSpec::from_sql("SELECT userId, COUNT(*) AS n FROM posts GROUP BY userId");
     t.run("per_user", &per_user).unwrap();
-    let top = TransformSpec {
-        sql: "SELECT * FROM per_user ORDER BY n DESC LIMIT 1".into(),
-        description: None,
-    };
+    let top = TransformSpec::from_sql("SELECT * FROM per_user ORDER BY n DESC LIMIT 1");
     t.run("top", &top).unwrap();
     let df = t.collect("top").unwrap();
     assert_eq!(df.column("userId").unwrap().i64().unwrap().get(0), Some(1));
@@ -99,17 +96,11 @@ fn sql_errors_name_the_transform() {
     );
     let mut t = Transformer::new();
     t.add_table(&posts).unwrap();
-    let missing_table = TransformSpec {
-        sql: "SELECT * FROM postz".into(),
-        description: None,
-    };
+    let missing_table = TransformSpec::from_sql("SELECT * FROM postz");
     let err = t.run("report", &missing_table).unwrap_err().to_string();
     assert!(err.starts_with("transform `report`: "), "{err}");
     assert!(err.contains("postz"), "{err}");
-    let missing_column = TransformSpec {
-        sql: "SELECT nope FROM posts".into(),
-        description: None,
-    };
+    let missing_column = TransformSpec::from_sql("SELECT nope FROM posts");
     let err = t.run("report", &missing_column).unwrap_err().to_string();
     assert!(
         err.starts_with("transform `report`: ") && err.contains("nope"),

@@ -1,0 +1,53 @@
+//! `fill_null: { total: 0, note: "" }`: a value for the nulls of a column.
+
+use indexmap::IndexMap;
+use polars::prelude::*;
+use serde_json::Value;
+
+use super::need;
+
+pub(super) fn apply(
+    frame: LazyFrame,
+    schema: &Schema,
+    map: &IndexMap<String, Value>,
+) -> Result<LazyFrame, String> {
+    let mut exprs = Vec::new();
+    for (name, value) in map {
+        need(schema, name)?;
+        let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
+        let fits = match value {
+            Value::Bool(_) => matches!(dtype, DataType::Boolean | DataType::Null),
+            Value::Number(_) => dtype.is_numeric() || dtype == DataType::Null,
+            Value::String(_) => !(dtype.is_numeric() || dtype == DataType::Boolean),
+            _ => true,
+        };
+        if !fits {
+            return Err(format!(
+                "`{name}` is a {dtype} column; fill it with a value of that type, not `{value}`"
+            ));
+        }
+        let value = match value {
+            Value::Bool(b) => lit(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => lit(i),
+                (None, Some(f)) => lit(f),
+                _ => return Err(format!("`{name}`: `{n}` is not a usable number")),
+            },
+            Value::String(s) => lit(s.as_str()),
+            other => {
+                return Err(format!(
+                    "`{name}`: fill with a number, text or true/false, not `{other}`"
+                ));
+            }
+        };
+        // The value takes the column's type (0 in a float column is 0.0); a value that
+        // does not fit fails.
+        let filled = if dtype == DataType::Null {
+            col(name.as_str()).fill_null(value)
+        } else {
+            col(name.as_str()).fill_null(value.strict_cast(dtype))
+        };
+        exprs.push(filled.alias(name.as_str()));
+    }
+    Ok(frame.with_columns(exprs))
+}
