@@ -121,7 +121,7 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
             return Err(fail(
                 format!("accepted_values: {name}"),
                 format!(
-                    "{n} of {rows} row(s) hold a `{name}` outside [{}]; for example:\n{}",
+                    "{n} of {rows} row(s) have a `{name}` outside [{}]; for example:\n{}",
                     shown.join(", "),
                     examples(bad)?
                 ),
