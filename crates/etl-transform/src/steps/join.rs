@@ -61,9 +61,13 @@ pub(super) fn apply(
         maintain_order: MaintainOrderJoin::Left,
         ..args
     };
-    // Numeric keys of different widths compare as floats... only when they differ.
+    // Numeric keys of different types: integers compare as this side's integer type (the
+    // key column keeps its type), an integer and a float as floats.
     let cast_pair = |l: &str, r: &str| -> (Expr, Expr) {
         match (schema.get(l), other_schema.get(r)) {
+            (Some(lt), Some(rt)) if lt != rt && lt.is_integer() && rt.is_integer() => {
+                (col(l), col(r).strict_cast(lt.clone()))
+            }
             (Some(lt), Some(rt)) if lt != rt => (
                 col(l).cast(DataType::Float64),
                 col(r).cast(DataType::Float64),

@@ -454,3 +454,21 @@ fn schema_hint_errors_as_snapshots() {
     );
     insta::assert_snapshot!("hint_unknown_column", apply(json!({"idd": "int64"})));
 }
+
+#[test]
+fn integer_keys_of_different_widths_join_and_keep_this_sides_type() {
+    let mut t = tables();
+    let narrow = df!("uid" => [1u32, 2], "score" => [10i64, 20]).unwrap();
+    t.add_frame("scores", narrow.lazy()).unwrap();
+    t.run(
+        "out",
+        &spec(
+            "users",
+            &json!([{"join": {"with": "scores", "left_on": "id", "right_on": "uid", "how": "left"}}]),
+        ),
+    )
+    .unwrap();
+    let df = t.collect("out").unwrap();
+    assert_eq!(df.column("id").unwrap().dtype(), &DataType::Int64);
+    assert_eq!(ints(&df, "score"), [Some(10), Some(20), None]);
+}
