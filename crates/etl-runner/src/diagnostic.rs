@@ -13,6 +13,8 @@ pub struct Diagnostic {
     /// Dotted key path (`sources.posts.pagination.limit_param`); empty for the whole file.
     pub key: String,
     pub message: String,
+    /// The offending line as written, and how many characters from `position` to underline.
+    pub excerpt: Option<(String, usize)>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -22,11 +24,25 @@ impl fmt::Display for Diagnostic {
             write!(f, ":{line}:{col}")?;
         }
         if self.key.is_empty() {
-            write!(f, ": {}", self.message)
+            write!(f, ": {}", self.message)?;
         } else {
             // A key with control characters is shown escaped, never raw on a terminal.
-            write!(f, ": `{}`: {}", escape_controls(&self.key), self.message)
+            write!(f, ": `{}`: {}", escape_controls(&self.key), self.message)?;
         }
+        if let (Some((line, col)), Some((text, width))) = (self.position, &self.excerpt) {
+            // The line, with a caret under the offending text (tabs shown as one space, so
+            // that the caret lines up).
+            let shown: String = escape_controls(&text.replace('\t', " "));
+            let number = line.to_string();
+            let pad = " ".repeat(number.len());
+            let before = " ".repeat(col.saturating_sub(1));
+            write!(
+                f,
+                "\n{pad} |\n{number} | {shown}\n{pad} | {before}{}",
+                "^".repeat((*width).max(1))
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -84,12 +100,29 @@ impl<'a> Collector<'a> {
     /// A problem at a key path.
     pub(crate) fn at(&mut self, key: &str, message: impl Into<String>) {
         let position = locate(self.text, key);
+        let last = key.rsplit('.').find(|s| !s.starts_with('[')).unwrap_or("");
+        let excerpt = self.excerpt(position, last);
         self.found.push(Diagnostic {
             file: self.file.to_owned(),
             position,
             key: key.to_owned(),
             message: message.into(),
+            excerpt,
         });
+    }
+
+    /// The line at `position`, and the width to underline: `word` if it is written there.
+    fn excerpt(&self, position: Option<(usize, usize)>, word: &str) -> Option<(String, usize)> {
+        let (line, col) = position?;
+        let text = self.text.lines().nth(line.checked_sub(1)?)?;
+        let rest: String = text.chars().skip(col.saturating_sub(1)).collect();
+        let rest = rest.trim_start_matches(['"', '\'']);
+        let width = if !word.is_empty() && rest.starts_with(word) {
+            word.chars().count()
+        } else {
+            1
+        };
+        Some((text.to_owned(), width))
     }
 
     /// A problem with a known position (the YAML parser's).
@@ -98,11 +131,13 @@ impl<'a> Collector<'a> {
         position: Option<(usize, usize)>,
         message: impl Into<String>,
     ) {
+        let excerpt = self.excerpt(position, "");
         self.found.push(Diagnostic {
             file: self.file.to_owned(),
             position,
             key: String::new(),
             message: message.into(),
+            excerpt,
         });
     }
 }

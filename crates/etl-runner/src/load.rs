@@ -28,6 +28,7 @@ pub(crate) fn read(path: &Path) -> Result<String, Diagnostics> {
             position: None,
             key: String::new(),
             message,
+            excerpt: None,
         }])
     };
     let meta =
@@ -71,12 +72,29 @@ pub(crate) fn parse(
                 .next()
                 .unwrap_or(&message)
                 .to_owned();
+            let line_of = |p: Option<(usize, usize)>| {
+                p.and_then(|(l, _)| text.lines().nth(l.saturating_sub(1)))
+                    .unwrap_or("")
+            };
+            let mut position = position;
             let why = match message.as_str() {
                 "repetition limit exceeded" => {
-                    " (aliases expand into too many values; write the values out)"
+                    " (aliases expand into too many values; write the values out)".to_owned()
                 }
-                "recursion limit exceeded" => " (values nest too deeply)",
-                _ => "",
+                "recursion limit exceeded" => " (values nest too deeply)".to_owned(),
+                m if m.contains("duplicate entry with key") => {
+                    // serde_yaml points at the first entry; point at the second.
+                    if let Some(second) = duplicate_of(text, m, position) {
+                        position = Some(second);
+                    }
+                    "; keep one of them".to_owned()
+                }
+                _ if line_of(position).starts_with('\t')
+                    || line_of(position).trim_start_matches(' ').starts_with('\t') =>
+                {
+                    " (this line is indented with a tab; YAML indents with spaces only)".to_owned()
+                }
+                _ => String::new(),
             };
             c.at_position(position, format!("is not valid YAML: {message}{why}"));
             return None;
@@ -153,6 +171,28 @@ pub(crate) fn parse(
         sinks,
     };
     Some(Document { spec, broken })
+}
+
+/// Where the second entry of a duplicated key is: the next line after `first`, indented
+/// alike, that starts with the key.
+fn duplicate_of(
+    text: &str,
+    message: &str,
+    first: Option<(usize, usize)>,
+) -> Option<(usize, usize)> {
+    let (line, col) = first?;
+    let key = message.split('"').nth(1)?;
+    let indent = col.saturating_sub(1);
+    text.lines()
+        .enumerate()
+        .skip(line)
+        .find(|(_, l)| {
+            let body = l.get(indent..).unwrap_or("");
+            l.len() - l.trim_start().len() == indent
+                && (body.starts_with(&format!("{key}:"))
+                    || body.starts_with(&format!("\"{key}\":")))
+        })
+        .map(|(i, _)| (i + 1, col))
 }
 
 /// What did not parse, so that later checks neither build on it nor report it missing.

@@ -208,9 +208,10 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
         check_name(c, "sinks", sink);
         if !tables.contains(&s.from.as_str()) && !broken.names.contains(&s.from) {
             let hint = match did_you_mean(&s.from, tables.iter().copied()) {
-                Some(m) => format!("did you mean `{m}`?"),
+                Some(m) => format!("; did you mean `{m}`?"),
+                None if tables.is_empty() => String::new(),
                 None => format!(
-                    "name a source or transform: {}",
+                    "; name a source or transform: {}",
                     tables
                         .iter()
                         .map(|t| format!("`{t}`"))
@@ -220,7 +221,7 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             };
             c.at(
                 &format!("sinks.{sink}.from"),
-                format!("`{}` is neither a source nor a transform; {hint}", s.from),
+                format!("`{}` is neither a source nor a transform{hint}", s.from),
             );
         }
         match s.build(sink) {

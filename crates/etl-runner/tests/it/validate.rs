@@ -128,3 +128,31 @@ fn hostile_files_get_a_clear_error_and_exit_2_quickly() {
         std::fs::remove_file(dir.path().join(name)).unwrap();
     }
 }
+
+#[test]
+fn every_broken_fixture_gets_a_located_error() {
+    let folder = repo().join("fixtures/invalid");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "{names:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for name in names {
+        std::fs::copy(folder.join(&name), dir.path().join(&name)).unwrap();
+        let out = etl(dir.path(), &["validate", &name], &[]);
+        assert_eq!(out.code, 2, "{name}: {out:?}");
+        // Every message points at a line and column, and shows that line.
+        let first = out.stderr.lines().next().unwrap_or("");
+        let located = first
+            .strip_prefix(&format!("error: {name}:"))
+            .and_then(|rest| rest.split(':').next())
+            .is_some_and(|line| line.parse::<usize>().is_ok());
+        assert!(located, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(" | "), "{name}: {}", out.stderr);
+        let stem = name.trim_end_matches(".yaml");
+        insta::assert_snapshot!(format!("invalid_{stem}"), out.stderr);
+    }
+}
