@@ -83,8 +83,15 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
             column(n, "unique")?;
         }
         let keys: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
+        // As in SQL, a key with a null in it is not compared (`not_null` is for those).
+        let present = names
+            .iter()
+            .map(|n| col(n.as_str()).is_not_null())
+            .reduce(Expr::and)
+            .unwrap_or_else(|| lit(true));
         let repeated = frame
             .clone()
+            .filter(present)
             .group_by(keys)
             .agg([len().alias("rows")])
             .filter(col("rows").gt(lit(1)))
@@ -107,13 +114,11 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
     for (name, values) in &checks.accepted_values {
         column(name, "accepted_values")?;
         let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
-        let allowed = accepted_series(name, values, &dtype)?;
+        let (allowed, compared) = accepted_series(name, values, &dtype)?;
         let bad = frame.clone().filter(
-            col(name.as_str()).is_not_null().and(
-                col(name.as_str())
-                    .is_in(lit(allowed).implode(false), false)
-                    .not(),
-            ),
+            col(name.as_str())
+                .is_not_null()
+                .and(compared.is_in(lit(allowed).implode(false), false).not()),
         );
         let n = count(bad.clone())?;
         if n > 0 {
@@ -131,19 +136,47 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
     Ok(())
 }
 
-/// The accepted values as a series of the column's type.
-fn accepted_series(name: &str, values: &[Value], dtype: &DataType) -> Result<Series, String> {
-    let texts: Vec<Option<String>> = values
+/// The accepted values as a series, and the column as compared with them: numbers as
+/// floats, true/false as booleans, anything else as text. A value of the wrong kind for the
+/// column is an error naming it.
+fn accepted_series(
+    name: &str,
+    values: &[Value],
+    dtype: &DataType,
+) -> Result<(Series, Expr), String> {
+    let wrong = |v: &Value, kind: &str| {
+        format!(
+            "accepted_values `{name}`: `{v}` is not {kind}, as the column's values ({dtype}) are"
+        )
+    };
+    if dtype.is_primitive_numeric() {
+        let numbers = values
+            .iter()
+            .map(|v| v.as_f64().ok_or_else(|| wrong(v, "a number")))
+            .collect::<Result<Vec<f64>, String>>()?;
+        return Ok((
+            Series::new(name.into(), numbers),
+            col(name).cast(DataType::Float64),
+        ));
+    }
+    if *dtype == DataType::Boolean {
+        let flags = values
+            .iter()
+            .map(|v| v.as_bool().ok_or_else(|| wrong(v, "true or false")))
+            .collect::<Result<Vec<bool>, String>>()?;
+        return Ok((Series::new(name.into(), flags), col(name)));
+    }
+    let texts: Vec<String> = values
         .iter()
         .map(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
         })
         .collect();
-    Series::new(name.into(), texts).cast(dtype).map_err(|e| {
-        format!("accepted_values `{name}`: the values do not fit the column's type {dtype}: {e}")
-    })
+    Ok((
+        Series::new(name.into(), texts),
+        col(name).cast(DataType::String),
+    ))
 }
 
 /// A few rows, one per line: `id=3, email=null`.

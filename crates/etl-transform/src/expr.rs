@@ -1383,7 +1383,16 @@ impl Compiler<'_> {
             (Ty::Null, t) | (t, Ty::Null) if t.is_number() || *t == Ty::Null => t.clone(),
             _ => Ty::Unknown,
         };
-        let (a, b) = (l.expr, r.expr);
+        // Integers compute as Int64: an unsigned count (`group_by` gives u32) minus more than
+        // it would otherwise wrap around.
+        let signed = |e: Expr, t: &Ty| {
+            if *t == Ty::Int {
+                e.cast(DataType::Int64)
+            } else {
+                e
+            }
+        };
+        let (a, b) = (signed(l.expr, &l.ty), signed(r.expr, &r.ty));
         let expr = match op {
             Arith::Add => a + b,
             Arith::Sub => a - b,

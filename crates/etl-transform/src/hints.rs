@@ -64,10 +64,14 @@ impl ColumnHint {
             _ => &["type"],
         };
         if let Some(k) = options.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let options = if allowed.len() > 1 {
+                format!("; its options are {}", allowed[1..].join(", "))
+            } else {
+                format!("; `{name}` takes no options")
+            };
             return Err(format!(
-                "`{k}` is not an option of `{name}`{}; its options are {}",
+                "`{k}` is not an option of `{name}`{}{options}",
                 suggest(k, allowed.iter().copied()),
-                allowed[1..].join(", ")
             ));
         }
         let text = |k: &str| options.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -131,7 +135,7 @@ impl ColumnHint {
     }
 
     /// The expression turning column `name` (of type `from`) into this type.
-    fn expr(&self, name: &str, from: &DataType) -> Result<Expr, String> {
+    pub(crate) fn expr(&self, name: &str, from: &DataType) -> Result<Expr, String> {
         let c = col(name);
         let strict = |format: &Option<String>| StrptimeOptions {
             format: format.as_deref().map(Into::into),
@@ -143,6 +147,14 @@ impl ColumnHint {
             (Self::Int64, _) => c.strict_cast(DataType::Int64),
             (Self::Float64, _) => c.strict_cast(DataType::Float64),
             (Self::String, _) => c.cast(DataType::String),
+            (Self::Bool, DataType::String) => {
+                let t = c.str().to_lowercase();
+                when(t.clone().eq(lit("true")))
+                    .then(lit(true))
+                    .when(t.eq(lit("false")))
+                    .then(lit(false))
+                    .otherwise(lit(NULL).cast(DataType::Boolean))
+            }
             (Self::Bool, _) => c.strict_cast(DataType::Boolean),
             (Self::Date { format: None }, DataType::String) => crate::expr::text_to_date(c),
             (Self::Date { format }, DataType::String) => c.str().to_date(strict(format)),
@@ -171,9 +183,17 @@ impl ColumnHint {
                 }
             }
             (Self::Datetime { time_zone, .. }, _) => {
-                let zone = time_zone
-                    .as_deref()
-                    .and_then(|z| TimeZone::opt_try_new(Some(z)).ok().flatten());
+                let zone = match time_zone {
+                    Some(z) => Some(
+                        TimeZone::opt_try_new(Some(z.as_str()))
+                            .ok()
+                            .flatten()
+                            .ok_or_else(|| {
+                                format!("`{z}` is not an IANA time zone such as `Europe/Paris`")
+                            })?,
+                    ),
+                    None => None,
+                };
                 c.strict_cast(DataType::Datetime(TimeUnit::Microseconds, zone))
             }
             (Self::Decimal { precision, scale }, _) => {
@@ -213,60 +233,79 @@ pub fn apply_hints(
         let expr = hint
             .expr(name, from)
             .map_err(|m| format!("source `{table}`, `schema.{name}`: {m}"))?;
-        // Checked column by column, so the error names the one that fails; a value that
-        // turns into null did not convert either.
-        let fails = |message: String| {
+        verify(&frame, name, from, hint, &expr).map_err(|message| {
             format!(
                 "source `{table}`: `{name}` does not convert to the declared {}: {message}",
                 describe(hint)
             )
-        };
-        // (Common-subexpression elimination trips over parses shared by an aggregate in
-        // polars 0.55; these probes do without it.)
-        let counts = frame
-            .clone()
-            .with_optimizations(no_cse(&frame))
-            .select([
-                col(name.as_str()).is_not_null().sum().alias("before"),
-                expr.clone().is_not_null().sum().alias("after"),
-            ])
-            .collect()
-            .map_err(|e| fails(crate::sql::clean(&e)))?;
-        let count = |c: &str| {
-            counts
-                .column(c)
-                .ok()
-                .and_then(|s| s.get(0).ok())
-                .and_then(|v| v.extract::<u64>())
-                .unwrap_or(0)
-        };
-        let lost = count("before").saturating_sub(count("after"));
-        if lost > 0 {
-            let bad = frame
-                .clone()
-                .with_optimizations(no_cse(&frame))
-                .filter(col(name.as_str()).is_not_null().and(expr.clone().is_null()))
-                .select([col(name.as_str()).cast(DataType::String)])
-                .limit(3)
-                .collect()
-                .map_err(|e| fails(crate::sql::clean(&e)))?;
-            let shown: Vec<String> = bad
-                .column(name)
-                .ok()
-                .and_then(|c| {
-                    c.str()
-                        .ok()
-                        .map(|s| s.iter().flatten().map(|v| format!("{v:?}")).collect())
-                })
-                .unwrap_or_default();
-            return Err(fails(format!(
-                "{lost} value(s) do not, e.g. {}",
-                shown.join(", ")
-            )));
-        }
+        })?;
         exprs.push(expr.alias(name.as_str()));
     }
     Ok(frame.with_columns(exprs))
+}
+
+/// Checks that `expr` converts every value of column `name` (of type `from`) to `hint`:
+/// none turns into null, and no number loses a fraction (7.5 to an integer, 1.234 to two
+/// decimals). Reads the column once; the message shows a few values that do not convert.
+pub(crate) fn verify(
+    frame: &LazyFrame,
+    name: &str,
+    from: &DataType,
+    hint: &ColumnHint,
+    expr: &Expr,
+) -> Result<(), String> {
+    let polars = |e: PolarsError| crate::sql::clean(&e);
+    let original = col(name);
+    let converted = expr.clone();
+    // A number that changes on the way (a fraction dropped or rounded) did not convert.
+    let lossy = from.is_primitive_numeric()
+        && matches!(hint, ColumnHint::Int64 | ColumnHint::Decimal { .. });
+    let mut bad = original
+        .clone()
+        .is_not_null()
+        .and(converted.clone().is_null());
+    if lossy {
+        bad = bad.or(converted
+            .clone()
+            .cast(DataType::Float64)
+            .neq(original.clone().cast(DataType::Float64)));
+    }
+    // (Common-subexpression elimination trips over parses shared by an aggregate in polars
+    // 0.55; these probes do without it.)
+    let flags = no_cse(frame);
+    let counted = frame
+        .clone()
+        .with_optimizations(flags)
+        .select([bad.clone().sum().alias("bad")])
+        .collect()
+        .map_err(polars)?;
+    let n = counted
+        .column("bad")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0);
+    if n == 0 {
+        return Ok(());
+    }
+    let examples = frame
+        .clone()
+        .with_optimizations(flags)
+        .filter(bad)
+        .select([original.cast(DataType::String)])
+        .limit(3)
+        .collect()
+        .map_err(polars)?;
+    let shown: Vec<String> = examples
+        .column(name)
+        .ok()
+        .and_then(|c| {
+            c.str()
+                .ok()
+                .map(|s| s.iter().flatten().map(|v| format!("{v:?}")).collect())
+        })
+        .unwrap_or_default();
+    Err(format!("{n} value(s) do not, e.g. {}", shown.join(", ")))
 }
 
 /// The frame's optimizations less common-subexpression elimination.

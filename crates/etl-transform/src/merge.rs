@@ -150,16 +150,19 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
     Ok(merged)
 }
 
-/// The type that holds values of both: the same type, float for integers and floats, text
-/// otherwise.
+/// The type that holds values of both: the same type; Int64 for integers of any width,
+/// Float64 for integers and floats, a datetime for a date and a datetime; text otherwise.
+/// (Lists of different types are widened to text too, which cannot hold a list: the union
+/// or merge then fails saying so.)
 pub(crate) fn widen(a: &DataType, b: &DataType) -> DataType {
     match (a, b) {
         (a, b) if a == b => a.clone(),
         (DataType::Null, b) => b.clone(),
         (a, DataType::Null) => a.clone(),
-        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
-            DataType::Float64
-        }
+        (a, b) if a.is_integer() && b.is_integer() => DataType::Int64,
+        (a, b) if a.is_primitive_numeric() && b.is_primitive_numeric() => DataType::Float64,
+        (DataType::Date, t @ DataType::Datetime(_, _))
+        | (t @ DataType::Datetime(_, _), DataType::Date) => t.clone(),
         _ => DataType::String,
     }
 }

@@ -430,7 +430,13 @@ impl StepSpec {
             "cast" => Self::Cast(string_map(value, "cast", "{ id: int64 }")?),
             "distinct" => match value {
                 Value::Bool(true) | Value::Null => Self::Distinct(None),
-                other => Self::Distinct(Some(names(other, "distinct")?)),
+                other => {
+                    let cols = names(other, "distinct")?;
+                    if cols.is_empty() {
+                        return Err("distinct: name at least one column, or write `distinct: true` for whole rows".into());
+                    }
+                    Self::Distinct(Some(cols))
+                }
             },
             "explode" => Self::Explode(names(value, "explode")?),
             "union" => Self::Union(names(value, "union")?),

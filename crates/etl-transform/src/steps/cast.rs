@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use polars::prelude::*;
 
 use super::need;
+use crate::ColumnHint;
 
 /// The type names `cast:` accepts.
 pub(crate) const TYPES: [&str; 6] = ["int64", "float64", "string", "bool", "date", "datetime"];
@@ -18,34 +19,30 @@ pub(super) fn apply(
     for (name, to) in map {
         need(schema, name)?;
         let from = schema.get(name).cloned().unwrap_or(DataType::String);
-        let c = col(name.as_str());
-        let expr = match (to.as_str(), &from) {
-            ("int64", _) => c.strict_cast(DataType::Int64),
-            ("float64", _) => c.strict_cast(DataType::Float64),
-            ("string", _) => c.cast(DataType::String),
-            ("bool", _) => c.strict_cast(DataType::Boolean),
-            ("date", DataType::String) => c.str().to_date(StrptimeOptions {
-                strict: true,
-                ..StrptimeOptions::default()
-            }),
-            ("date", _) => c.strict_cast(DataType::Date),
-            ("datetime", DataType::String) => c.str().to_datetime(
-                Some(TimeUnit::Microseconds),
-                None,
-                StrptimeOptions {
-                    strict: true,
-                    ..StrptimeOptions::default()
-                },
-                lit("raise"),
-            ),
-            ("datetime", _) => c.strict_cast(DataType::Datetime(TimeUnit::Microseconds, None)),
-            (other, _) => {
+        let hint = match to.as_str() {
+            "int64" => ColumnHint::Int64,
+            "float64" => ColumnHint::Float64,
+            "string" => ColumnHint::String,
+            "bool" => ColumnHint::Bool,
+            "date" => ColumnHint::Date { format: None },
+            "datetime" => ColumnHint::Datetime {
+                format: None,
+                time_zone: None,
+            },
+            other => {
                 return Err(format!(
                     "`{name}`: `{other}` is not a type{}",
                     crate::spec::hint_or_list(other, TYPES.iter().copied(), "types")
                 ));
             }
         };
+        let expr = hint.expr(name, &from)?;
+        // Every value is checked now (the input is read once more): a value that would become
+        // null or lose a fraction fails here, named, rather than silently.
+        if hint != ColumnHint::String {
+            crate::hints::verify(&frame, name, &from, &hint, &expr)
+                .map_err(|m| format!("`{name}` does not convert to {to}: {m}"))?;
+        }
         exprs.push(expr.alias(name.as_str()));
     }
     Ok(frame.with_columns(exprs))

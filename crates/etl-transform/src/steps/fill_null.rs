@@ -17,8 +17,14 @@ pub(super) fn apply(
         let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
         let fits = match value {
             Value::Bool(_) => matches!(dtype, DataType::Boolean | DataType::Null),
-            Value::Number(_) => dtype.is_numeric() || dtype == DataType::Null,
-            Value::String(_) => !(dtype.is_numeric() || dtype == DataType::Boolean),
+            // A fraction does not fit an integer column (it would be cut off).
+            Value::Number(n) => {
+                (dtype.is_numeric() && (!dtype.is_integer() || n.is_i64() || n.is_u64()))
+                    || dtype == DataType::Null
+            }
+            Value::String(_) => {
+                !(dtype.is_numeric() || dtype == DataType::Boolean || dtype.is_nested())
+            }
             _ => true,
         };
         if !fits {

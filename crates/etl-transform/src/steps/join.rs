@@ -61,24 +61,19 @@ pub(super) fn apply(
         maintain_order: MaintainOrderJoin::Left,
         ..args
     };
-    // Numeric keys of different types: integers compare as this side's integer type (the
-    // key column keeps its type), an integer and a float as floats.
-    let cast_pair = |l: &str, r: &str| -> (Expr, Expr) {
-        match (schema.get(l), other_schema.get(r)) {
-            (Some(lt), Some(rt)) if lt != rt && lt.is_integer() && rt.is_integer() => {
-                (col(l), col(r).strict_cast(lt.clone()))
+    // Numeric keys of different types are made alike in place (Int64 for integers, Float64
+    // with a float), so the key columns stay plain columns and are merged as usual.
+    let mut frame = frame;
+    for (l, r) in left.iter().zip(&right) {
+        if let (Some(lt), Some(rt)) = (schema.get(l), other_schema.get(r)) {
+            if lt != rt {
+                let common = crate::merge::widen(lt, rt);
+                frame = frame.with_column(col(l.as_str()).cast(common.clone()));
+                other = other.with_column(col(r.as_str()).cast(common));
             }
-            (Some(lt), Some(rt)) if lt != rt => (
-                col(l).cast(DataType::Float64),
-                col(r).cast(DataType::Float64),
-            ),
-            _ => (col(l), col(r)),
         }
-    };
-    let (left_exprs, right_exprs): (Vec<Expr>, Vec<Expr>) = left
-        .iter()
-        .zip(&right)
-        .map(|(l, r)| cast_pair(l, r))
-        .unzip();
+    }
+    let left_exprs: Vec<Expr> = left.iter().map(|l| col(l.as_str())).collect();
+    let right_exprs: Vec<Expr> = right.iter().map(|r| col(r.as_str())).collect();
     Ok(frame.join(other, left_exprs, right_exprs, args))
 }

@@ -232,10 +232,12 @@ fn sort_fill_null_cast_distinct_explode_union() {
 
     let df = run(
         "orders",
-        json!([{"cast": {"total": "int64", "order_id": "string"}}]),
+        json!([{"cast": {"user_id": "float64", "order_id": "string"}},
+                {"with_columns": {"whole": "round(total, 0)"}}, {"cast": {"whole": "int64"}}]),
     );
-    assert_eq!(df.column("total").unwrap().dtype(), &DataType::Int64);
+    assert_eq!(df.column("user_id").unwrap().dtype(), &DataType::Float64);
     assert_eq!(texts(&df, "order_id")[0], Some("10".into()));
+    assert_eq!(ints(&df, "whole"), [Some(5), Some(8), Some(20), Some(1)]);
 
     let df = run("orders", json!([{"distinct": ["user_id"]}]));
     assert_eq!(ints(&df, "order_id"), [Some(10), Some(12), Some(13)]);
@@ -350,6 +352,10 @@ fn step_errors_name_the_transform_the_step_and_the_column() {
     insta::assert_snapshot!(
         "error_cast_value_does_not_convert",
         error("users", json!([{"cast": {"name": "int64"}}]))
+    );
+    insta::assert_snapshot!(
+        "error_cast_drops_a_fraction",
+        error("orders", json!([{"cast": {"total": "int64"}}]))
     );
     insta::assert_snapshot!(
         "error_explode_not_a_list",
@@ -470,5 +476,6 @@ fn integer_keys_of_different_widths_join_and_keep_this_sides_type() {
     .unwrap();
     let df = t.collect("out").unwrap();
     assert_eq!(df.column("id").unwrap().dtype(), &DataType::Int64);
+    assert!(!names(&df).contains(&"uid".to_owned()), "{:?}", names(&df));
     assert_eq!(ints(&df, "score"), [Some(10), Some(20), None]);
 }
