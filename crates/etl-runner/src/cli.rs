@@ -41,6 +41,15 @@ pub struct Cli {
     #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// More log lines on stderr: `-v` info (each source, each file written), `-vv` debug
+    /// (each page). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print nothing but errors (no summary).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -88,6 +97,27 @@ pub enum Command {
         /// How many runs to show, newest first.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+    /// Show what a run would do: the sources and the first request of each (secrets masked),
+    /// the transforms and what they read, the sinks. Makes no request.
+    #[command(after_help = "Example:\n  etl plan pipelines/engagement.yaml")]
+    Plan {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Write a commented pipeline to start from (`NAME.yaml`).
+    #[command(after_help = "Example:\n  etl init orders\n  etl validate orders.yaml")]
+    Init {
+        /// The pipeline's name; the file is `NAME.yaml` in the working directory.
+        name: String,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  etl completions bash > ~/.local/share/bash-completion/completions/etl\n  etl completions zsh > \"${fpath[1]}/_etl\""
+    )]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
     },
     /// Check pipeline files without touching the network; report every error at once.
     #[command(after_help = "Example:\n  etl validate pipelines/*.yaml")]
@@ -137,19 +167,38 @@ pub enum StateAction {
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, cli.verbose);
+    QUIET.store(cli.quiet, Ordering::SeqCst);
     ExitCode::from(match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run { file, window } => run_file(&file, &window),
         Command::State { action } => state_command(&action),
+        Command::Plan { file } => plan(&file),
+        Command::Init { name } => init(&name),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "etl", &mut script);
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(&script);
+            exit::OK
+        }
         Command::Schedule { files } => crate::scheduler::main(&files),
         Command::Runs { file, limit } => runs(&file, limit),
     })
 }
 
-fn init_logging(format: LogFormat) {
+/// `--quiet`: no summary on stdout.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -300,9 +349,11 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
     };
     match outcome {
         Ok(report) => {
-            let _ = stdout.write_all(summary::render(&report).as_bytes());
-            if let Some(path) = manifest_path {
-                let _ = writeln!(stdout, "\nmanifest: {}", path.display());
+            if !QUIET.load(Ordering::SeqCst) {
+                let _ = stdout.write_all(summary::render(&report).as_bytes());
+                if let Some(path) = manifest_path {
+                    let _ = writeln!(stdout, "\nmanifest: {}", path.display());
+                }
             }
             exit::OK
         }
@@ -321,7 +372,7 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
                 );
                 return code;
             }
-            if !e.sources.is_empty() {
+            if !e.sources.is_empty() && !QUIET.load(Ordering::SeqCst) {
                 let _ = stdout.write_all(summary::sources_table(&e.sources).as_bytes());
                 let _ = stdout.flush();
             }
@@ -498,6 +549,134 @@ fn state_command(action: &StateAction) -> u8 {
                     exit::FAILED
                 }
             }
+        }
+    }
+}
+
+fn plan(file: &Path) -> u8 {
+    use std::fmt::Write as _;
+    let pipeline = match Pipeline::load(file) {
+        Ok(p) => p,
+        Err(d) => {
+            eprintln!("{d}");
+            return exit::CONFIG;
+        }
+    };
+    let root = Path::new(WORK_DIR);
+    let state = crate::state::State::load(root, &pipeline.name)
+        .ok()
+        .flatten();
+    let mut out = format!(
+        "{}: {} source{}, {} transform{}, {} sink{} ({})\n",
+        pipeline.name,
+        pipeline.sources.len(),
+        plural(pipeline.sources.len()),
+        pipeline.transforms.len(),
+        plural(pipeline.transforms.len()),
+        pipeline.sinks.len(),
+        plural(pipeline.sinks.len()),
+        file.display()
+    );
+    if let Some(s) = &pipeline.schedule {
+        let _ = writeln!(out, "schedule: `{}` ({})", s.text, s.timezone);
+    }
+    out.push_str(
+        "\nsources, fetched concurrently (a for_each child after its parent); first requests:\n",
+    );
+    for source in &pipeline.sources {
+        let window = match (&source.incremental, &state) {
+            (Some(_), Some(st)) => st.window(&source.name).unwrap_or_default(),
+            _ => etl_source::Window::default(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            source.name,
+            source.first_request(&window).replace("\n    ", "\n      ")
+        );
+        if let Some(inc) = &source.incremental {
+            let from = window.stored.map_or_else(
+                || "`initial` (no state yet)".to_owned(),
+                |c| format!("the stored cursor {c}"),
+            );
+            let _ = writeln!(
+                out,
+                "      incremental on `{}`, from {from}",
+                inc.field_name()
+            );
+        }
+    }
+    if !pipeline.transforms.is_empty() {
+        out.push_str("\ntransforms, in order:\n");
+        for (name, spec) in &pipeline.transforms {
+            let kind = if spec.sql.is_some() {
+                "sql".to_owned()
+            } else {
+                format!("{} step{}", spec.steps.len(), plural(spec.steps.len()))
+            };
+            let reads = spec.inputs().unwrap_or_default().join(", ");
+            let _ = writeln!(out, "  {name}: {kind}, reads {reads}");
+        }
+    }
+    out.push_str("\nsinks:\n");
+    for sink in &pipeline.sinks {
+        let _ = writeln!(
+            out,
+            "  {}: {} from `{}` to {}",
+            sink.name,
+            sink.format.name(),
+            sink.from,
+            sink.path.as_str()
+        );
+    }
+    let unused = pipeline.unused_transforms();
+    if !unused.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnot computed (no sink reads them): {}",
+            unused.join(", ")
+        );
+    }
+    out.push_str("\nNo request was made.\n");
+    print!("{out}");
+    exit::OK
+}
+
+/// The pipeline `etl init` writes.
+const TEMPLATE: &str = include_str!("init.yaml");
+
+fn init(name: &str) -> u8 {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        eprintln!("error: `{name}` is not a usable name; use letters, digits, `_` and `-`");
+        return exit::CONFIG;
+    }
+    let path = PathBuf::from(format!("{name}.yaml"));
+    let text = TEMPLATE.replace("NAME", name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    match file.and_then(|mut f| f.write_all(text.as_bytes())) {
+        Ok(()) => {
+            println!(
+                "wrote {}: a commented pipeline to start from.\nNext: edit it, then `etl validate {}` and `etl plan {}`.",
+                path.display(),
+                path.display(),
+                path.display()
+            );
+            exit::OK
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {} exists; it was left as it is", path.display());
+            exit::CONFIG
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            exit::FAILED
         }
     }
 }

@@ -891,6 +891,92 @@ pub(crate) fn display_url(url: &Url, params: &[(String, String)]) -> String {
     shown.to_string()
 }
 
+impl SourceConfig {
+    /// The first request this source would send, as a person reads it, secrets masked; no
+    /// network. With `for_each`, the endpoint keeps its `{key}` placeholder.
+    pub fn first_request(&self, window: &crate::Window) -> String {
+        use std::fmt::Write as _;
+        let mut paginator = crate::pagination::paginator(&self.pagination);
+        let first = paginator.first();
+        let since = self.incremental.as_ref().and_then(|inc| {
+            window
+                .since_for(None, inc)
+                .ok()
+                .flatten()
+                .map(|c| c.format(inc.format.as_deref()))
+        });
+        let fill = |v: &str| match &since {
+            Some(s) if self.incremental.is_some() => v.replace(SINCE, s),
+            _ => v.to_owned(),
+        };
+        let mut params: Vec<(String, String)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), fill(v)))
+            .collect();
+        if let (Some(inc), Some(s)) = (&self.incremental, &since) {
+            if let Some(p) = &inc.param {
+                params.push((p.clone(), s.clone()));
+            }
+        }
+        params.extend(first.params.iter().cloned());
+        let method = match self.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        };
+        let url = match (&self.endpoint_template, &self.for_each) {
+            (Some(t), Some(_)) => {
+                let mut shown = fill(t);
+                if !params.is_empty() {
+                    let query: Vec<String> = params
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = if is_sensitive_param(k) {
+                                "***"
+                            } else {
+                                v.as_str()
+                            };
+                            format!("{k}={v}")
+                        })
+                        .collect();
+                    shown.push(if shown.contains('?') { '&' } else { '?' });
+                    shown.push_str(&query.join("&"));
+                }
+                shown
+            }
+            _ => display_url(&self.url, &params),
+        };
+        let mut out = format!("{method} {url}");
+        if let Some(each) = &self.for_each {
+            let _ = write!(
+                out,
+                "\n    once per record of `{}`, `{{{}}}` filled from it, {} at a time",
+                each.source, each.key, self.concurrency
+            );
+        }
+        if let Some(auth) = &self.auth {
+            let what = match auth {
+                Auth::Bearer(_) => "bearer token (***)",
+                Auth::ApiKey(_) => "API key (***)",
+                Auth::Basic(_) => "basic credentials (***)",
+                Auth::OAuth2(_) => "OAuth2 client credentials (token fetched first; ***)",
+            };
+            let _ = write!(out, "\n    auth: {what}");
+        }
+        let headers: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        if !headers.is_empty() {
+            let _ = write!(out, "\n    headers: {}", headers.join(", "));
+        }
+        if !first.body.is_empty() || self.body.is_some() {
+            let _ = write!(out, "\n    with a JSON body");
+        }
+        if let Some(r) = &self.rate_limit {
+            let _ = write!(out, "\n    at most {} request(s) per {}", r.requests, r.per);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,3 +160,76 @@ fn every_broken_fixture_gets_a_located_error() {
         insta::assert_snapshot!(format!("invalid_{stem}"), out.stderr);
     }
 }
+
+#[test]
+fn plan_shows_the_first_requests_without_making_any() {
+    let api = mock(MockConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = etl(
+        dir.path(),
+        &[
+            "plan",
+            repo().join("pipelines/engagement.yaml").to_str().unwrap(),
+        ],
+        &[("API_BASE_URL", &api.url())],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(api.stats().requests, 0);
+    let shown = out
+        .stdout
+        .replace(&api.url(), "http://API")
+        .replace(repo().join("pipelines").to_str().unwrap(), "pipelines");
+    insta::assert_snapshot!("plan_engagement", shown);
+}
+
+#[test]
+fn init_writes_a_pipeline_that_validates_and_runs() {
+    let api = mock(MockConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = etl(dir.path(), &["init", "starter"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let written = std::fs::read(dir.path().join("starter.yaml")).unwrap();
+    assert_eq!(etl(dir.path(), &["validate", "starter.yaml"], &[]).code, 0);
+    let run = etl(
+        dir.path(),
+        &["-q", "run", "starter.yaml"],
+        &[("API_BASE_URL", &api.url())],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "", "--quiet prints nothing");
+    // A second init leaves the file alone.
+    let again = etl(dir.path(), &["init", "starter"], &[]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("starter.yaml exists"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("starter.yaml")).unwrap(),
+        written
+    );
+    // -v logs each source.
+    let verbose = etl(
+        dir.path(),
+        &["-v", "run", "starter.yaml"],
+        &[("API_BASE_URL", &api.url())],
+    );
+    assert_eq!(verbose.code, 0);
+    assert!(
+        verbose.stderr.contains("Source complete."),
+        "{}",
+        verbose.stderr
+    );
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = etl(dir.path(), &["completions", shell], &[]);
+        assert_eq!(out.code, 0, "{shell}: {out:?}");
+        assert!(out.stdout.contains("etl"), "{shell}");
+        assert!(out.stdout.contains("schedule"), "{shell}");
+    }
+}
