@@ -50,6 +50,16 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Override a key of the pipeline: `--set http.base_url=http://127.0.0.1:8080` (the
+    /// value is read as YAML; repeatable; applied after `${VAR}`).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE", global = true)]
+    pub set: Vec<String>,
+
+    /// Read environment variables for `${VAR}` from this file (`KEY=VALUE` lines, `#`
+    /// comments); variables already set in the environment win.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub env_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -169,6 +179,18 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
     QUIET.store(cli.quiet, Ordering::SeqCst);
+    let vars = match cli.env_file.as_deref().map(read_env_file).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let _ = LOAD.set(LoadOptions {
+        vars,
+        set: cli.set.clone(),
+        env_file: cli.env_file.clone(),
+    });
     ExitCode::from(match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run { file, window } => run_file(&file, &window),
@@ -186,6 +208,83 @@ pub fn main() -> ExitCode {
         Command::Schedule { files } => crate::scheduler::main(&files),
         Command::Runs { file, limit } => runs(&file, limit),
     })
+}
+
+/// `--set` and `--env-file`, for every pipeline this process loads.
+#[derive(Debug, Default)]
+struct LoadOptions {
+    vars: Vec<(String, String)>,
+    set: Vec<String>,
+    env_file: Option<PathBuf>,
+}
+
+static LOAD: std::sync::OnceLock<LoadOptions> = std::sync::OnceLock::new();
+
+/// Loads a pipeline with the environment (and `--env-file`) and `--set` overrides.
+pub(crate) fn load_pipeline(file: &Path) -> Result<Pipeline, crate::Diagnostics> {
+    let options = LOAD.get_or_init(LoadOptions::default);
+    let env = |name: &str| {
+        std::env::var(name).ok().or_else(|| {
+            options
+                .vars
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    Pipeline::load_with(file, &env, &options.set)
+}
+
+/// The arguments `etl schedule` passes on to each `etl run`.
+pub(crate) fn load_args() -> Vec<String> {
+    let options = LOAD.get_or_init(LoadOptions::default);
+    let mut args = Vec::new();
+    if let Some(f) = &options.env_file {
+        args.push("--env-file".to_owned());
+        args.push(f.display().to_string());
+    }
+    for s in &options.set {
+        args.push("--set".to_owned());
+        args.push(s.clone());
+    }
+    args
+}
+
+/// `KEY=VALUE` lines; `#` comments, blank lines, `export ` and quotes around values allowed.
+fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--env-file {}: cannot read it: {e}", path.display()))?;
+    let mut vars = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!(
+                "--env-file {}:{}: write KEY=VALUE (the line has no `=`)",
+                path.display(),
+                i + 1
+            ));
+        };
+        let k = k.trim();
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "--env-file {}:{}: `{k}` is not a variable name",
+                path.display(),
+                i + 1
+            ));
+        }
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+            .unwrap_or(v);
+        vars.push((k.to_owned(), v.to_owned()));
+    }
+    Ok(vars)
 }
 
 /// `--quiet`: no summary on stdout.
@@ -211,7 +310,7 @@ fn init_logging(format: LogFormat, verbose: u8) {
 fn validate(files: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for file in files {
-        match Pipeline::load(file) {
+        match load_pipeline(file) {
             Ok(p) => {
                 for t in p.unused_transforms() {
                     eprintln!(
@@ -240,7 +339,7 @@ fn validate(files: &[PathBuf]) -> u8 {
 }
 
 fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
-    let pipeline = match Pipeline::load(file) {
+    let pipeline = match load_pipeline(file) {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
@@ -507,7 +606,7 @@ fn state_command(action: &StateAction) -> u8 {
             let name = crate::load::name_of(file);
             if let Some(s) = source {
                 // The source must exist in the pipeline, when the file can be read.
-                if let Ok(p) = Pipeline::load(file) {
+                if let Ok(p) = load_pipeline(file) {
                     if !p.sources.iter().any(|x| x.name == *s) {
                         let names: Vec<&str> = p.sources.iter().map(|x| x.name.as_str()).collect();
                         let hint = crate::diagnostic::did_you_mean(s, names.iter().copied())
@@ -555,7 +654,7 @@ fn state_command(action: &StateAction) -> u8 {
 
 fn plan(file: &Path) -> u8 {
     use std::fmt::Write as _;
-    let pipeline = match Pipeline::load(file) {
+    let pipeline = match load_pipeline(file) {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
@@ -577,6 +676,18 @@ fn plan(file: &Path) -> u8 {
         plural(pipeline.sinks.len()),
         file.display()
     );
+    let options = LOAD.get_or_init(LoadOptions::default);
+    if let Some(f) = &options.env_file {
+        let _ = writeln!(
+            out,
+            "--env-file {}: {} variable(s) (the environment wins)",
+            f.display(),
+            options.vars.len()
+        );
+    }
+    for o in &options.set {
+        let _ = writeln!(out, "--set {o}");
+    }
     if let Some(s) = &pipeline.schedule {
         let _ = writeln!(out, "schedule: `{}` ({})", s.text, s.timezone);
     }

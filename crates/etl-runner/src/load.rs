@@ -59,6 +59,7 @@ pub(crate) fn read(path: &Path) -> Result<String, Diagnostics> {
 pub(crate) fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    overrides: &[String],
     c: &mut Collector<'_>,
 ) -> Option<Document> {
     let mut doc: Value = match parse_yaml(text) {
@@ -101,6 +102,9 @@ pub(crate) fn parse(
         }
     };
     walk(&mut doc, "", env, c);
+    for o in overrides {
+        apply_override(&mut doc, o, c);
+    }
     let Value::Mapping(top) = doc else {
         c.at_position(
             Some((1, 1)),
@@ -467,6 +471,57 @@ pub(crate) fn name_of(path: &Path) -> String {
 }
 
 /// The one call into `serde_yaml` (archived upstream): replace it here alone.
+/// `--set key.path=value`: the value (read as YAML: `5`, `true`, `text`, `{ a: 1 }`) replaces
+/// or adds the key; mappings on the way are created. Applied after `${VAR}` resolution.
+fn apply_override(doc: &mut Value, text: &str, c: &mut Collector<'_>) {
+    let Some((key, raw)) = text.split_once('=') else {
+        c.at_position(None, format!("--set `{text}`: write KEY.PATH=VALUE, e.g. `--set http.base_url=http://127.0.0.1:8080`"));
+        return;
+    };
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        c.at_position(
+            None,
+            format!(
+                "--set `{text}`: `{key}` is not a dotted key path such as `sources.users.endpoint`"
+            ),
+        );
+        return;
+    }
+    let value = match parse_yaml(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            c.at_position(
+                None,
+                format!("--set `{text}`: the value is not valid YAML: {e}"),
+            );
+            return;
+        }
+    };
+    let mut at = doc;
+    for (i, part) in parts.iter().enumerate() {
+        if !at.is_mapping() {
+            c.at_position(
+                None,
+                format!(
+                    "--set `{text}`: `{}` is not a mapping",
+                    parts[..i].join(".")
+                ),
+            );
+            return;
+        }
+        let Value::Mapping(map) = at else { return };
+        let k = Value::String((*part).to_owned());
+        if i + 1 == parts.len() {
+            map.insert(k, value);
+            return;
+        }
+        at = map
+            .entry(k)
+            .or_insert_with(|| Value::Mapping(serde_yaml::Mapping::new()));
+    }
+}
+
 fn parse_yaml(text: &str) -> Result<Value, serde_yaml::Error> {
     serde_yaml::from_str(text)
 }

@@ -116,9 +116,18 @@ impl Pipeline {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Diagnostics> {
+        Self::load_with(path, env, &[])
+    }
+
+    /// [`Pipeline::load`] with an environment and `--set` overrides (`key.path=value`).
+    pub fn load_with(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &[String],
+    ) -> Result<Self, Diagnostics> {
         let text = load::read(path)?;
         let mut c = Collector::new(path, &text);
-        let pipeline = load::parse(&text, env, &mut c)
+        let pipeline = load::parse(&text, env, overrides, &mut c)
             .map(|Document { spec, broken }| build(&spec, &broken, path, &mut c));
         match pipeline {
             Some(p) if c.found.is_empty() => Ok(p),

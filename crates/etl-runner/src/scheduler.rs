@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::pipeline::Pipeline;
 use crate::schedule::Schedule;
 
 /// One scheduled pipeline.
@@ -34,7 +33,7 @@ fn load(files: &[PathBuf]) -> Option<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut ok = true;
     for file in files {
-        match Pipeline::load(file) {
+        match crate::cli::load_pipeline(file) {
             Ok(p) => match p.schedule {
                 Some(schedule) => entries.push(Entry {
                     file: file.clone(),
@@ -127,7 +126,10 @@ pub(crate) fn main(files: &[PathBuf]) -> u8 {
                     continue;
                 }
                 let mut command = Command::new(&exe);
-                command.arg("run").arg(&e.file);
+                command
+                    .args(crate::cli::load_args())
+                    .arg("run")
+                    .arg(&e.file);
                 // Its own process group: a Ctrl-C or a signal to the scheduler's group reaches
                 // the run once, from the scheduler, and it stops cleanly (a second signal
                 // would make it stop at once, without cleaning up).

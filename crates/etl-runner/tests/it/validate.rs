@@ -233,3 +233,96 @@ fn completions_for_every_shell() {
         assert!(out.stdout.contains("schedule"), "{shell}");
     }
 }
+
+#[test]
+fn set_and_env_file_override_the_pipeline_and_show_in_plan() {
+    let api = mock(MockConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = repo().join("pipelines/engagement.yaml");
+    let pipeline = pipeline.to_str().unwrap();
+    std::fs::write(
+        dir.path().join("vars.env"),
+        format!("# the mock\nexport API_BASE_URL=\"{}\"\n", api.url()),
+    )
+    .unwrap();
+    let out = etl(
+        dir.path(),
+        &[
+            "--env-file",
+            "vars.env",
+            "--set",
+            "sources.users.endpoint=/users?x=1",
+            "--set",
+            "http.rate_limit.requests=50",
+            "plan",
+            pipeline,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("--env-file vars.env: 1 variable(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("--set http.rate_limit.requests=50"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "users: GET {}/users?x=1&_start=0&_limit=100",
+            api.url()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("at most 50 request(s) per 1s"),
+        "{}",
+        out.stdout
+    );
+    // The same options run it.
+    let run = etl(
+        dir.path(),
+        &["--env-file", "vars.env", "-q", "run", pipeline],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let bad = etl(
+        dir.path(),
+        &["--set", "nonsense", "validate", pipeline],
+        &[],
+    );
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("write KEY.PATH=VALUE"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn help_of_every_command_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [
+        "",
+        "run",
+        "validate",
+        "plan",
+        "runs",
+        "state",
+        "schedule",
+        "init",
+        "completions",
+    ] {
+        let mut args: Vec<&str> = command.split_whitespace().collect();
+        args.push("--help");
+        let out = etl(dir.path(), &args, &[("COLUMNS", "100")]);
+        assert_eq!(out.code, 0, "{command}: {out:?}");
+        assert!(out.stdout.contains("Example"), "{command} has no example");
+        let name = if command.is_empty() { "etl" } else { command };
+        insta::assert_snapshot!(format!("help_{name}"), out.stdout);
+    }
+}
