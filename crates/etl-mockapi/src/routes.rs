@@ -392,12 +392,13 @@ fn envelope(path: &str, list: Value, total: usize, offset: usize, limit: Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    fn request(target: &str) -> Request {
+    /// A GET request for `target` (path and query), as the server would parse it.
+    pub(crate) fn request(target: &str) -> Request {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Request {
             method: "GET".into(),

@@ -128,18 +128,7 @@ mod tests {
     #[test]
     fn targets_keep_the_query_mask_secrets_and_the_last_ten_thousand() {
         let recorder = Recorder::default();
-        let request = |target: &str| {
-            let (path, query) = target.split_once('?').unwrap_or((target, ""));
-            Request {
-                method: "GET".into(),
-                path: path.into(),
-                query: crate::http::parse_query(query),
-                headers: vec![],
-                body: vec![],
-                keep_alive: true,
-                proxied: false,
-            }
-        };
+        let request = crate::routes::tests::request;
         recorder.request(&request(
             "/orders?updated_since=2026-11-25T10%3A00%3A00Z&token=s3",
         ));

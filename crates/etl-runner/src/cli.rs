@@ -360,34 +360,21 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
             return exit::CONFIG;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let clock = RunClock::now();
     let started_at = chrono::Utc::now();
     let root = Path::new(WORK_DIR);
-    let _lock = match RunLock::acquire(
+    let _lock = match lock(
         root,
         &pipeline.name,
         &clock.run_id,
         &started_at.to_rfc3339(),
     ) {
         Ok(lock) => lock,
-        Err(e @ LockError::Held { .. }) => {
-            eprintln!("error: {e}");
-            return exit::LOCKED;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let cancel = Cancel::default();
     let signal = Arc::new(AtomicU8::new(0));
@@ -489,6 +476,26 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// The pipeline's lock, or the exit code after saying why not (75: held by a live run).
+fn lock(root: &Path, pipeline: &str, run_id: &str, started_at: &str) -> Result<RunLock, u8> {
+    RunLock::acquire(root, pipeline, run_id, started_at).map_err(|e| {
+        eprintln!("error: {e}");
+        if matches!(e, LockError::Held { .. }) {
+            exit::LOCKED
+        } else {
+            exit::FAILED
+        }
+    })
+}
+
+/// A tokio runtime, or exit code 1 after saying why not.
+pub(crate) fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, u8> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        exit::FAILED
+    })
 }
 
 /// Working data of pipelines (locks, run manifests), in the working directory.
@@ -616,21 +623,9 @@ fn state_command(action: &StateAction) -> u8 {
                     }
                 }
             }
-            let _lock = match RunLock::acquire(
-                root,
-                &name,
-                "state-reset",
-                &chrono::Utc::now().to_rfc3339(),
-            ) {
+            let _lock = match lock(root, &name, "state-reset", &chrono::Utc::now().to_rfc3339()) {
                 Ok(lock) => lock,
-                Err(e @ LockError::Held { .. }) => {
-                    eprintln!("error: {e}");
-                    return exit::LOCKED;
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return exit::FAILED;
-                }
+                Err(code) => return code,
             };
             match crate::state::reset(root, &name, source.as_deref()) {
                 Ok(removed) if removed.is_empty() => {

@@ -91,15 +91,9 @@ pub(crate) fn main(files: &[PathBuf]) -> u8 {
             ),
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let mut signals = crate::cli::Signals::register();

@@ -143,46 +143,45 @@ impl State {
     }
 }
 
-/// `etl state reset`: forgets the cursor and merged table of one source, or of all.
-/// Returns what was removed.
+/// `etl state reset`: forgets the cursor and merged table of one source, or everything of
+/// the pipeline (its state file and its whole `data/` folder, even when the state file is no
+/// longer readable). Returns what was removed.
 pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<String>, String> {
     let mut removed = Vec::new();
-    let state = State::load(root, pipeline).unwrap_or(None);
-    let names: Vec<String> = match (source, &state) {
-        (Some(s), _) => vec![s.to_owned()],
-        (None, Some(st)) => st.sources.keys().cloned().collect(),
-        (None, None) => Vec::new(),
-    };
-    for name in &names {
-        let table = table_path(root, pipeline, name);
-        match fs::remove_file(&table) {
-            Ok(()) => removed.push(table.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove `{}`: {e}", table.display())),
-        }
-    }
     let file = path(root, pipeline);
-    match (source, state) {
-        (Some(s), Some(mut st)) => {
-            if st.sources.remove(s).is_some() {
-                removed.push(format!("the cursor of `{s}`"));
-            }
+    let Some(source) = source else {
+        let data = root.join("data").join(pipeline);
+        match fs::remove_dir_all(&data) {
+            Ok(()) => removed.push(data.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove `{}`: {e}", data.display())),
+        }
+        if remove_if_present(&file)? {
+            removed.push(file.display().to_string());
+        }
+        return Ok(removed);
+    };
+    let table = table_path(root, pipeline, source);
+    if remove_if_present(&table)? {
+        removed.push(table.display().to_string());
+    }
+    if let Some(mut st) = State::load(root, pipeline)? {
+        if st.sources.remove(source).is_some() {
+            removed.push(format!("the cursor of `{source}`"));
             st.write(root)
                 .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
         }
-        (None, Some(_) | None) => match fs::remove_file(&file) {
-            Ok(()) => removed.push(file.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove `{}`: {e}", file.display())),
-        },
-        (Some(_), None) => {}
-    }
-    // A corrupt state file is removed by a full reset too.
-    if source.is_none() && file.exists() {
-        fs::remove_file(&file).map_err(|e| format!("cannot remove `{}`: {e}", file.display()))?;
-        removed.push(file.display().to_string());
     }
     Ok(removed)
+}
+
+/// Removes a file; `false` if there was none.
+fn remove_if_present(path: &Path) -> Result<bool, String> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("cannot remove `{}`: {e}", path.display())),
+    }
 }
 
 #[cfg(test)]
@@ -218,5 +217,20 @@ mod tests {
         );
         reset(dir.path(), "sales", None).unwrap();
         assert!(State::load(dir.path(), "sales").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_full_reset_removes_an_unreadable_state_and_every_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path(), "sales");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "{ not json").unwrap();
+        let table = table_path(dir.path(), "sales", "orders");
+        fs::create_dir_all(table.parent().unwrap()).unwrap();
+        fs::write(&table, "x").unwrap();
+        assert!(State::load(dir.path(), "sales").is_err());
+        let removed = reset(dir.path(), "sales", None).unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(!file.exists() && !table.exists());
     }
 }

@@ -146,9 +146,7 @@ impl Extractor {
             };
             r.missing += c.missing;
             r.after_until += c.after_until;
-            if parent.is_none() || r.sent.is_none() {
-                r.sent = r.sent.or(c.sent);
-            }
+            r.sent = r.sent.or(c.sent);
             r.add_series(parent, c.start, c.seen)
                 .map_err(|message| Error::Records {
                     source_name: source.name.clone(),

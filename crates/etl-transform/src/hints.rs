@@ -160,17 +160,7 @@ impl ColumnHint {
             (Self::Date { format }, DataType::String) => c.str().to_date(strict(format)),
             (Self::Date { .. }, _) => c.strict_cast(DataType::Date),
             (Self::Datetime { format, time_zone }, DataType::String) => {
-                let zone = match time_zone {
-                    Some(z) => Some(
-                        TimeZone::opt_try_new(Some(z.as_str()))
-                            .ok()
-                            .flatten()
-                            .ok_or_else(|| {
-                                format!("`{z}` is not an IANA time zone such as `Europe/Paris`")
-                            })?,
-                    ),
-                    None => None,
-                };
+                let zone = zone(time_zone.as_deref())?;
                 match format {
                     // RFC 3339 / ISO 8601 in their usual forms, offset or not.
                     None => crate::expr::text_to_datetime_in(c, &zone.unwrap_or(TimeZone::UTC)),
@@ -183,17 +173,7 @@ impl ColumnHint {
                 }
             }
             (Self::Datetime { time_zone, .. }, _) => {
-                let zone = match time_zone {
-                    Some(z) => Some(
-                        TimeZone::opt_try_new(Some(z.as_str()))
-                            .ok()
-                            .flatten()
-                            .ok_or_else(|| {
-                                format!("`{z}` is not an IANA time zone such as `Europe/Paris`")
-                            })?,
-                    ),
-                    None => None,
-                };
+                let zone = zone(time_zone.as_deref())?;
                 c.strict_cast(DataType::Datetime(TimeUnit::Microseconds, zone))
             }
             (Self::Decimal { precision, scale }, _) => {
@@ -201,6 +181,17 @@ impl ColumnHint {
             }
         })
     }
+}
+
+/// A declared time zone, checked.
+fn zone(name: Option<&str>) -> Result<Option<TimeZone>, String> {
+    name.map(|z| {
+        TimeZone::opt_try_new(Some(z))
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("`{z}` is not an IANA time zone such as `Europe/Paris`"))
+    })
+    .transpose()
 }
 
 impl<'de> Deserialize<'de> for ColumnHint {
