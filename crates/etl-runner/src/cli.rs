@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::lock::{LockError, RunLock};
 use crate::manifest::{Manifest, SinkEntry, SourceEntry, sha256};
 use crate::pipeline::Pipeline;
+use crate::progress::{Progress, ProgressMode};
 use crate::run::{Cancel, RunClock, RunError, RunOptions, RunReport, run};
 use crate::summary;
 
@@ -81,6 +82,11 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         window: WindowArgs,
+        /// A live line per source on stderr (pages, records, rate, waits and why): `auto` on
+        /// a terminal only (not with `--quiet` or JSON logs), `always` also into a pipe or a
+        /// file (with terminal control codes), `never` plain log lines only.
+        #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+        progress: ProgressMode,
     },
     /// Run pipelines on their `schedule`, in one long-lived process, until SIGTERM.
     #[command(
@@ -128,6 +134,15 @@ pub enum Command {
     Completions {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
+    },
+    /// Print the JSON Schema of the pipeline format (for editor autocompletion and checks).
+    #[command(
+        after_help = "Examples:\n  etl schema > etl.schema.json\n  etl schema --output .vscode/etl.schema.json\n\nVS Code (the Red Hat YAML extension), in .vscode/settings.json:\n  \"yaml.schemas\": { \".vscode/etl.schema.json\": [\"pipelines/*.yaml\"] }"
+    )]
+    Schema {
+        /// Write the schema to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Check pipeline files without touching the network; report every error at once.
     #[command(after_help = "Example:\n  etl validate pipelines/*.yaml")]
@@ -177,8 +192,12 @@ pub enum StateAction {
 /// Parses the arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose);
     QUIET.store(cli.quiet, Ordering::SeqCst);
+    let _ = LOGGING.set((cli.log_format, cli.verbose));
+    // `etl run` starts logging once it knows whether a progress display goes with it.
+    if !matches!(cli.command, Command::Run { .. }) {
+        init_logging(None);
+    }
     let vars = match cli.env_file.as_deref().map(read_env_file).transpose() {
         Ok(v) => v.unwrap_or_default(),
         Err(m) => {
@@ -193,7 +212,11 @@ pub fn main() -> ExitCode {
     });
     ExitCode::from(match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Run { file, window } => run_file(&file, &window),
+        Command::Run {
+            file,
+            window,
+            progress,
+        } => run_file(&file, &window, progress),
         Command::State { action } => state_command(&action),
         Command::Plan { file } => plan(&file),
         Command::Init { name } => init(&name),
@@ -205,9 +228,45 @@ pub fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(&script);
             exit::OK
         }
+        Command::Schema { output } => schema(output.as_deref()),
         Command::Schedule { files } => crate::scheduler::main(&files),
         Command::Runs { file, limit } => runs(&file, limit),
     })
+}
+
+/// `etl schema`: the JSON Schema, on stdout or in a file (written whole or not at all).
+fn schema(output: Option<&Path>) -> u8 {
+    let mut text = serde_json::to_string_pretty(&crate::pipeline::json_schema())
+        .expect("a JSON value always serialises");
+    text.push('\n');
+    let Some(path) = output else {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+        return exit::OK;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            if !QUIET.load(Ordering::SeqCst) {
+                println!("{}: the JSON Schema of the pipeline format", path.display());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot write {}: {e}; check that its folder exists and is writable",
+                path.display()
+            );
+            exit::FAILED
+        }
+    }
 }
 
 /// `--set` and `--env-file`, for every pipeline this process loads.
@@ -290,7 +349,14 @@ fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
 /// `--quiet`: no summary on stdout.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn init_logging(format: LogFormat, verbose: u8) {
+/// `--log-format` and `-v`, for [`init_logging`].
+static LOGGING: std::sync::OnceLock<(LogFormat, u8)> = std::sync::OnceLock::new();
+
+/// Log lines on stderr, at the level of `-v` (or `RUST_LOG`); with a progress display, the
+/// lines are written around it and its events feed it.
+fn init_logging(progress: Option<&Progress>) {
+    use tracing_subscriber::prelude::*;
+    let (format, verbose) = LOGGING.get().copied().unwrap_or((LogFormat::Text, 0));
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -298,12 +364,43 @@ fn init_logging(format: LogFormat, verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let registry = tracing_subscriber::registry();
+    // Colours on a terminal only: under cron, in a pipe or a file, plain lines.
+    let ansi = {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    };
+    let _ = match (format, progress) {
+        (LogFormat::Json, _) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        (LogFormat::Text, None) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        (LogFormat::Text, Some(progress)) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(progress.writer())
+                    .with_filter(filter),
+            )
+            .with(
+                progress.clone().with_filter(
+                    tracing_subscriber::filter::Targets::new()
+                        .with_target(etl_source::progress::TARGET, tracing::Level::TRACE),
+                ),
+            )
+            .try_init(),
     };
 }
 
@@ -338,10 +435,11 @@ fn validate(files: &[PathBuf]) -> u8 {
     code
 }
 
-fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
+fn run_file(file: &std::path::Path, args: &WindowArgs, progress: ProgressMode) -> u8 {
     let pipeline = match load_pipeline(file) {
         Ok(p) => p,
         Err(d) => {
+            init_logging(None);
             eprintln!("{d}");
             return exit::CONFIG;
         }
@@ -356,10 +454,43 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
     let plan = match options.plan(&pipeline) {
         Ok(p) => p,
         Err(m) => {
+            init_logging(None);
             eprintln!("error: {m}");
             return exit::CONFIG;
         }
     };
+    let json_logs = LOGGING.get().is_some_and(|(f, _)| *f == LogFormat::Json);
+    let display = Progress::wanted(progress, QUIET.load(Ordering::SeqCst), json_logs).then(|| {
+        let sources: Vec<(String, Option<String>)> = pipeline
+            .sources
+            .iter()
+            .zip(&plan.sources)
+            .filter(|(_, runs)| **runs)
+            .map(|(s, _)| {
+                (
+                    s.name.clone(),
+                    s.for_each.as_ref().map(|f| f.source.clone()),
+                )
+            })
+            .collect();
+        Progress::new(&sources, progress)
+    });
+    init_logging(display.as_ref());
+    let code = run_planned(file, args, &pipeline, &plan, display.as_ref());
+    if let Some(display) = &display {
+        display.finish();
+    }
+    code
+}
+
+/// `etl run` once the pipeline is loaded and the options checked.
+fn run_planned(
+    file: &Path,
+    args: &WindowArgs,
+    pipeline: &Pipeline,
+    plan: &crate::run::Plan,
+    display: Option<&Progress>,
+) -> u8 {
     let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
         Err(code) => return code,
@@ -396,12 +527,15 @@ fn run_file(file: &std::path::Path, args: &WindowArgs) -> u8 {
             std::process::exit(i32::from(code));
         });
     }
-    let outcome = runtime.block_on(run(&pipeline, &clock, &cancel, &plan));
+    let outcome = runtime.block_on(run(pipeline, &clock, &cancel, plan));
+    if let Some(display) = display {
+        display.finish();
+    }
     // Blocking work still running (a DNS lookup) must not hold the exit up.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let mut stdout = std::io::stdout().lock();
     let interrupted = signal.load(Ordering::SeqCst) != 0;
-    let mut manifest = manifest_of(&pipeline, file, &clock, started_at, &outcome, interrupted);
+    let mut manifest = manifest_of(pipeline, file, &clock, started_at, &outcome, interrupted);
     manifest.options = crate::manifest::RunOptionsEntry {
         since: args.since.clone(),
         until: args.until.clone(),

@@ -99,14 +99,27 @@ impl<'a> Collector<'a> {
 
     /// A problem at a key path.
     pub(crate) fn at(&mut self, key: &str, message: impl Into<String>) {
-        let position = locate(self.text, key);
-        let last = key.rsplit('.').find(|s| !s.starts_with('[')).unwrap_or("");
+        let message = message.into();
+        let mut position = locate(self.text, key);
+        let mut last = key.rsplit('.').find(|s| !s.starts_with('[')).unwrap_or("");
+        // At a list item (a step), the message names what is wrong in it: point at that.
+        if key.ends_with(']') {
+            let named = message.split('`').skip(1).step_by(2);
+            if let Some((at, word)) = position.and_then(|p| {
+                named
+                    .filter(|w| !w.is_empty())
+                    .find_map(|w| find_in_item(self.text, p, w).map(|at| (at, w)))
+            }) {
+                position = Some(at);
+                last = word;
+            }
+        }
         let excerpt = self.excerpt(position, last);
         self.found.push(Diagnostic {
             file: self.file.to_owned(),
             position,
             key: key.to_owned(),
-            message: message.into(),
+            message,
             excerpt,
         });
     }
@@ -152,7 +165,17 @@ pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut end = text.len();
     let mut found = None;
     for segment in key.split('.') {
-        if segment.starts_with('[') {
+        if let Some(index) = segment
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|i| i.parse::<usize>().ok())
+        {
+            // A block sequence item (`- ...`); a flow sequence keeps the enclosing key.
+            if let Some((item, item_end)) = find_item(&text[start..end], index) {
+                found = Some(start + item);
+                end = start + item_end;
+                start += item;
+            }
             continue;
         }
         let at = find_key(&text[start..end], segment)? + start;
@@ -193,6 +216,70 @@ pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let col = text[line_start..at].chars().count() + 1;
     Some((line, col))
+}
+
+/// Where `word` is written, as a whole word, in the list item starting at `item` (line and
+/// column): on its first line, or on the lines indented deeper below it.
+fn find_in_item(text: &str, item: (usize, usize), word: &str) -> Option<(usize, usize)> {
+    let (line, col) = item;
+    let first = text.lines().nth(line.checked_sub(1)?)?;
+    // The item ends at the next line indented no deeper than its `-`.
+    let dash = first.len() - first.trim_start().len();
+    for (i, l) in text.lines().enumerate().skip(line - 1) {
+        let from = if i + 1 == line {
+            l.char_indices().nth(col - 1).map_or(l.len(), |(b, _)| b)
+        } else {
+            let indent = l.len() - l.trim_start().len();
+            if !l.trim().is_empty() && indent <= dash {
+                return None;
+            }
+            0
+        };
+        let mut start = from;
+        while let Some(found) = l[start..].find(word) {
+            let at = start + found;
+            let end = at + word.len();
+            let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if boundary(l[..at].chars().next_back()) && boundary(l[end..].chars().next()) {
+                return Some((i + 1, l[..at].chars().count() + 1));
+            }
+            start = end;
+        }
+    }
+    None
+}
+
+/// The `index`-th item of the block sequence that opens `region`: the offset of its content
+/// (after `- `) and of the end of the item.
+fn find_item(region: &str, index: usize) -> Option<(usize, usize)> {
+    let mut items = Vec::new();
+    let mut item_indent = None;
+    let mut offset = 0;
+    for line in region.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let is_item = trimmed.starts_with("- ") || trimmed.trim_end() == "-";
+        match item_indent {
+            None if is_item => item_indent = Some(indent),
+            None if !trimmed.trim().is_empty() && !trimmed.starts_with('#') && offset > 0 => {
+                return None;
+            }
+            Some(i) if !trimmed.trim().is_empty() && !trimmed.starts_with('#') && indent < i => {
+                break;
+            }
+            _ => {}
+        }
+        if is_item && item_indent == Some(indent) {
+            let content = trimmed[1..].len() - trimmed[1..].trim_start().len();
+            items.push(offset + indent + 1 + content);
+        }
+        offset += line.len();
+    }
+    let at = *items.get(index)?;
+    let next = items
+        .get(index + 1)
+        .map_or(offset, |n| region[..*n].rfind('\n').map_or(*n, |i| i + 1));
+    Some((at, next))
 }
 
 /// The offset of `key` written as a mapping key in `region`.
@@ -260,6 +347,25 @@ mod tests {
         assert_eq!(locate(YAML, "sources.posts.endpoint"), Some((8, 5)));
         assert_eq!(locate(YAML, "sources.posts.max_pages"), Some((10, 5)));
         assert_eq!(locate(YAML, "sources.nothing"), None);
+    }
+
+    #[test]
+    fn locates_sequence_items() {
+        let yaml = "transforms:\n  t:\n    steps:\n      - select: [a]\n      # note\n      -   join:\n          with: x\n          how: outer\n      - limit: 3\n";
+        assert_eq!(locate(yaml, "transforms.t.steps.[0]"), Some((4, 9)));
+        assert_eq!(locate(yaml, "transforms.t.steps.[1]"), Some((6, 11)));
+        assert_eq!(
+            locate(yaml, "transforms.t.steps.[1].join.how"),
+            Some((8, 11))
+        );
+        assert_eq!(locate(yaml, "transforms.t.steps.[2].limit"), Some((9, 9)));
+        // Past the end, or a flow list: the enclosing key.
+        assert_eq!(locate(yaml, "transforms.t.steps.[3]"), Some((3, 5)));
+        assert_eq!(find_in_item(yaml, (6, 11), "outer"), Some((8, 16)));
+        assert_eq!(find_in_item(yaml, (4, 9), "select"), Some((4, 9)));
+        assert_eq!(find_in_item(yaml, (4, 9), "limit"), None);
+        let flow = "t:\n  steps: [{ limit: 3 }]\n";
+        assert_eq!(locate(flow, "t.steps.[0]"), Some((2, 3)));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod load;
 pub mod lock;
 pub mod manifest;
 mod pipeline;
+pub mod progress;
 mod run;
 pub mod schedule;
 mod scheduler;

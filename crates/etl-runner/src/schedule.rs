@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 /// `schedule: "0 2 * * *"` or `schedule: { cron: "0 2 * * *", timezone: Europe/Paris }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ScheduleSpec {
     Cron(String),
@@ -14,7 +14,7 @@ pub enum ScheduleSpec {
 }
 
 /// `{ cron, timezone }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleOptions {
     /// Five fields (minute hour day-of-month month day-of-week) or six (seconds first).

@@ -6,7 +6,7 @@ use crate::Error;
 use crate::path::{PathTemplate, RenderVars};
 
 /// One entry of `sinks`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct SinkSpec {
     /// The transform or source to write.
@@ -39,7 +39,7 @@ pub struct SinkSpec {
 }
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Csv,
@@ -58,7 +58,7 @@ impl Format {
 }
 
 /// `if_exists`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IfExists {
     /// Fail the run (default): a report is never replaced by accident.
@@ -70,7 +70,7 @@ pub enum IfExists {
 
 /// `csv: { delimiter, header, quote_style, quote_char, null, float_precision, date_format,
 /// datetime_format }`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct CsvSpec {
     /// One ASCII character (default `,`).
@@ -80,13 +80,15 @@ pub struct CsvSpec {
     /// When fields are quoted: `necessary` (default: fields holding the delimiter, the quote
     /// character or a line break), `always`, `non_numeric` (every field that is not a number)
     /// or `never` (not even when needed, which can make the file unreadable).
+    #[schemars(with = "Option<QuoteStyle>")]
     pub quote_style: Option<String>,
     /// One ASCII character that quotes fields (default `"`); doubled inside a quoted field.
     pub quote_char: Option<String>,
-    /// Text written for a missing value (default: nothing, an empty field). `Some(None)` is
-    /// the key given a YAML null (`null: NULL`, `null: ~`), which is refused: the text must
-    /// be quoted.
+    /// Text written for a missing value (default: nothing, an empty field). Quote it: YAML
+    /// reads an unquoted `NULL`, `null` or `~` as no value, which is refused.
+    // `Some(None)`: the key given a YAML null.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "String")]
     pub null: Option<Option<String>>,
     /// Digits after the decimal point for floating-point columns (default: the shortest text
     /// that reads back as the same number).
@@ -99,7 +101,7 @@ pub struct CsvSpec {
 }
 
 /// `parquet: { compression, compression_level, row_group_size, statistics }`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct ParquetSpec {
     /// `zstd` (default), `snappy`, `gzip`, `lz4` or `uncompressed`.
@@ -117,7 +119,7 @@ pub struct ParquetSpec {
 }
 
 /// Parquet compression codec.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     #[default]
@@ -150,7 +152,8 @@ impl Compression {
 }
 
 /// `csv.quote_style`: when fields are quoted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename_all = "snake_case")]
 pub enum QuoteStyle {
     /// Only fields holding the delimiter, the quote character or a line break (default).
     #[default]
@@ -189,7 +192,7 @@ impl QuoteStyle {
 }
 
 /// `preview: { sort_by, descending, rows }`: rows printed after the run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct PreviewSpec {
     /// Column to sort by (default: the file's order).

@@ -112,6 +112,7 @@ impl HttpClient {
                 let mut c = lock(&counts_cell);
                 c.retries += 1;
                 c.waited += wait;
+                crate::progress::wait(&source.name, wait, &format!("retry: {}", transient.reason));
                 tracing::warn!(
                     source = %source.name,
                     url = %shown,
@@ -196,6 +197,7 @@ impl HttpClient {
             let limiter =
                 limiters.for_origin(&url.origin().ascii_serialization(), source.rate_limit);
             let (waited, permit) = limiter.acquire().await;
+            crate::progress::wait(&source.name, waited, "rate limit");
             {
                 let mut c = lock(counts);
                 c.waited += waited;

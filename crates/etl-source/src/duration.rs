@@ -68,6 +68,21 @@ impl FromStr for HumanDuration {
     }
 }
 
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A whole number and a unit: `250ms`, `30s`, `5m`, `1h`, `7d` (or a `${VAR}`).",
+            "pattern": r"^\s*([0-9]+\s*(ms|s|m|h|d)|.*\$\{[^}]+\}.*)\s*$",
+            "examples": ["30s"]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;

@@ -114,6 +114,7 @@ impl Extractor {
         window: Option<&Window>,
     ) -> Result<(SourceStats, StagedTable), Error> {
         let started = tokio::time::Instant::now();
+        crate::progress::started(&source.name);
         let client = self.client(source.tls.as_ref())?;
         let stage = Mutex::new(StageWriter::create(
             stage_path,
@@ -217,6 +218,7 @@ impl Extractor {
                 url: display_url(&source.url, &source.params),
             });
         }
+        crate::progress::finished(&source.name);
         info!(
             source = %source.name,
             pages = stats.pages,
@@ -443,6 +445,7 @@ impl SeriesRunner<'_> {
                 }
             }
             stats.records += n;
+            crate::progress::page(&source.name, n);
             distinct_pages += u64::from(n > 0);
             previous = Some((fingerprint, n));
 

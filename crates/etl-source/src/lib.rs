@@ -18,6 +18,7 @@ mod extract;
 mod incremental;
 mod pagination;
 mod parents;
+pub mod progress;
 mod ratelimit;
 mod records;
 mod retry;

@@ -32,6 +32,20 @@ impl fmt::Display for Secret {
     }
 }
 
+impl schemars::JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A credential, never shown in logs, errors or outputs; write it as an environment variable: `\"${API_TOKEN}\"`."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     /// Any scalar is taken as text, so that a secret never shows in a type error.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

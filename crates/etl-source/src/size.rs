@@ -53,6 +53,22 @@ impl FromStr for ByteSize {
     }
 }
 
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A whole number and a unit: `512KiB`, `64MiB`, `1GiB`, `10MB`, or bytes.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": r"^\s*([0-9]+\s*(B|KiB|MiB|GiB|KB|kB|MB|GB)?|.*\$\{[^}]+\}.*)\s*$" }
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;

@@ -8,7 +8,7 @@ use crate::duration::HumanDuration;
 use crate::secret::Secret;
 
 /// `http`: defaults for every source. Any source may override any of these keys.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct HttpSpec {
     /// Base URL that endpoints are joined to, e.g. `https://api.example.com/v1`.
@@ -51,7 +51,7 @@ pub struct HttpSpec {
 }
 
 /// `tls: { ca_file, client_cert, client_key }`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct TlsSpec {
     /// PEM file of CA certificates trusted in addition to the system's.
@@ -63,7 +63,7 @@ pub struct TlsSpec {
 }
 
 /// `for_each: { source, key }`: one request series per record of another source.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct ForEachSpec {
     /// The parent source.
@@ -73,7 +73,7 @@ pub struct ForEachSpec {
 }
 
 /// One entry of `sources`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct SourceSpec {
     /// Path joined to `base_url` (`/users`), or an absolute URL on the same origin.
@@ -138,7 +138,7 @@ pub struct SourceSpec {
 }
 
 /// `primary_key: id` or `primary_key: [order_id, line]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PrimaryKeySpec {
     One(String),
@@ -156,7 +156,7 @@ impl PrimaryKeySpec {
 }
 
 /// `incremental: { cursor_field, param, initial, lookback }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct IncrementalSpec {
     /// The record field whose largest value is the next run's start (`updated_at`); a
@@ -180,7 +180,7 @@ pub struct IncrementalSpec {
 }
 
 /// A value written as a number or as text.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ScalarSpec {
     Int(i64),
@@ -197,7 +197,7 @@ impl std::fmt::Display for ScalarSpec {
 }
 
 /// HTTP method of a source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     #[default]
@@ -206,7 +206,7 @@ pub enum Method {
 }
 
 /// `auth`: one of `bearer`, `api_key`, `basic`, `oauth2_client_credentials`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthSpec {
     /// `Authorization: Bearer <token>`.
@@ -244,10 +244,11 @@ pub enum AuthSpec {
 }
 
 /// `rate_limit`: at most `requests` per `per`, with bursts of up to `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct RateLimitSpec {
     /// Requests allowed per `per`.
+    #[schemars(range(min = 1))]
     pub requests: u32,
     /// The period (default `1s`).
     #[serde(default = "one_second")]
@@ -261,7 +262,7 @@ fn one_second() -> HumanDuration {
 }
 
 /// `retry`: how transient failures are retried.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct RetrySpec {
     /// Attempts per request, the first included (default 5). 429s that say when to come back
@@ -276,7 +277,7 @@ pub struct RetrySpec {
 }
 
 /// `pagination`: one of `offset`, `page`, `cursor`, `next_url`, `link_header`, `none`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PaginationSpec {
     /// `?offset=0&limit=100`, then `offset=100`, ...: offsets advance by the records received.
@@ -294,7 +295,7 @@ pub enum PaginationSpec {
 }
 
 /// `pagination: { type: cursor, ... }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct CursorSpec {
     /// Query parameter the cursor is sent in (default `cursor`).
@@ -316,7 +317,7 @@ pub struct CursorSpec {
 }
 
 /// `pagination: { type: next_url, ... }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct NextUrlSpec {
     /// Dotted path of the next page's URL (absolute or relative) in the body (default `next`).
@@ -325,12 +326,12 @@ pub struct NextUrlSpec {
 }
 
 /// `pagination: { type: link_header }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct LinkHeaderSpec {}
 
 /// What a page with fewer records than asked means.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShortPage {
     /// Ask once more: the server may cap page sizes silently. The source ends on an empty page.
@@ -341,7 +342,7 @@ pub enum ShortPage {
 }
 
 /// `pagination: { type: offset, ... }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct OffsetSpec {
     /// Query parameter of the offset (default `offset`).
@@ -369,7 +370,7 @@ pub struct OffsetSpec {
 }
 
 /// `pagination: { type: page, ... }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct PageSpec {
     /// Query parameter of the page number (default `page`).
@@ -434,13 +435,27 @@ pub enum FlattenSpec {
 }
 
 /// `flatten: { separator, max_depth }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct FlattenOptionsSpec {
     /// Between a parent's and a child's name (default `__`).
     pub separator: Option<String>,
     /// Levels of nesting flattened; deeper objects are kept as JSON text. Default: all.
     pub max_depth: Option<u32>,
+}
+
+impl schemars::JsonSchema for FlattenSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FlattenSpec".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let options = generator.subschema_for::<FlattenOptionsSpec>();
+        schemars::json_schema!({
+            "description": "`true` (default): nested objects become `parent__child` columns; `false` keeps them as JSON text; or `{ separator, max_depth }`.",
+            "anyOf": [{ "type": "boolean" }, options]
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for FlattenSpec {

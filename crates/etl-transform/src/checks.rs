@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::spec::{OneOrMany, suggest};
 
 /// `checks:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct ChecksSpec {
     /// The table must have at least this many rows.

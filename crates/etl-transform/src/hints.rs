@@ -194,6 +194,53 @@ fn zone(name: Option<&str>) -> Result<Option<TimeZone>, String> {
     .transpose()
 }
 
+impl schemars::JsonSchema for ColumnHint {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ColumnHint".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let text = serde_json::json!({ "type": "string" });
+        schemars::json_schema!({
+            "description": "A declared column type: `int64`, `float64`, `string`, `bool`, `date`, `datetime`, `decimal(12, 2)`, or `{ type: datetime, format, time_zone }`, `{ type: date, format }`, `{ type: decimal, precision, scale }`.",
+            "anyOf": [
+                {
+                    "type": "string",
+                    "pattern": r"^\s*(int64|float64|string|bool|date|datetime|decimal\(\s*[0-9]+\s*,\s*[0-9]+\s*\))\s*$"
+                },
+                {
+                    "type": "object",
+                    "properties": { "type": { "enum": ["int64", "float64", "string", "bool"] } },
+                    "required": ["type"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "properties": { "type": { "const": "date" }, "format": text },
+                    "required": ["type"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "properties": { "type": { "const": "datetime" }, "format": text, "time_zone": text },
+                    "required": ["type"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": { "const": "decimal" },
+                        "precision": { "type": "integer", "minimum": 1, "maximum": 38 },
+                        "scale": { "type": "integer", "minimum": 0, "maximum": 38 }
+                    },
+                    "required": ["type", "precision", "scale"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ColumnHint {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;

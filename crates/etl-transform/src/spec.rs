@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::checks::ChecksSpec;
 
 /// One entry of `transforms`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct TransformSpec {
     /// A polars SQL query. Its tables are the sources and the transforms listed before this
@@ -177,7 +177,7 @@ pub struct SelectItem {
 }
 
 /// `join: { with, on | left_on + right_on, how, suffix }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct JoinSpec {
     /// The table joined: a source or an earlier transform.
@@ -196,7 +196,7 @@ pub struct JoinSpec {
 }
 
 /// A name, or a list of names.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
@@ -213,7 +213,7 @@ impl OneOrMany {
 }
 
 /// Join kinds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinHow {
     #[default]
@@ -554,6 +554,105 @@ fn sort_keys(value: &Value) -> Result<Vec<SortKey>, String> {
             )),
         })
         .collect()
+}
+
+impl schemars::JsonSchema for StepSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        use serde_json::json;
+        let text = json!({ "type": "string" });
+        let columns = json!({ "anyOf": [text, { "type": "array", "items": text }] });
+        let text_map = json!({ "type": "object", "additionalProperties": text });
+        let scalar = json!({ "type": ["string", "number", "boolean"] });
+        let single = |value: serde_json::Value| json!({ "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": value });
+        let sort_key = json!({ "anyOf": [text, single(json!({ "enum": ["asc", "desc"] }))] });
+        let agg = json!({
+            "type": "object",
+            "additionalProperties": {
+                "anyOf": [
+                    { "const": "count" },
+                    {
+                        "type": "object", "minProperties": 1, "maxProperties": 1,
+                        "propertyNames": { "enum": AGG_NAMES },
+                        "additionalProperties": text
+                    }
+                ]
+            }
+        });
+        let join = serde_json::Value::from(generator.subschema_for::<JoinSpec>());
+        let steps = [
+            (
+                "select",
+                json!({ "type": "array", "items": { "anyOf": [text, single(text.clone())] } }),
+                "Keep these columns, in this order; `{ new_name: column }` renames.",
+            ),
+            ("rename", text_map.clone(), "`{ old: new }`."),
+            (
+                "filter",
+                scalar.clone(),
+                "Keep the rows where the expression is true.",
+            ),
+            (
+                "with_columns",
+                json!({ "type": "object", "additionalProperties": scalar }),
+                "`{ name: expression }`: add or replace columns.",
+            ),
+            ("join", join, "Join another table."),
+            (
+                "sort",
+                json!({ "anyOf": [sort_key, { "type": "array", "items": sort_key }] }),
+                "Columns, each ascending or `{ column: desc }`.",
+            ),
+            (
+                "limit",
+                json!({ "type": "integer", "minimum": 0 }),
+                "Keep the first N rows.",
+            ),
+            (
+                "fill_null",
+                json!({ "type": "object" }),
+                "`{ column: value }`: replace nulls.",
+            ),
+            ("cast", text_map, "`{ column: type }`."),
+            (
+                "distinct",
+                json!({ "anyOf": [{ "const": true }, { "type": "null" }, text, { "type": "array", "items": text, "minItems": 1 }] }),
+                "`true` for whole rows, or the columns that identify a row.",
+            ),
+            (
+                "explode",
+                columns.clone(),
+                "One row per element of these list columns.",
+            ),
+            ("union", columns.clone(), "Append the rows of these tables."),
+        ];
+        let mut one_of: Vec<serde_json::Value> = steps
+            .into_iter()
+            .map(|(name, value, description)| {
+                json!({
+                    "type": "object",
+                    "description": description,
+                    "properties": { name: value },
+                    "required": [name],
+                    "additionalProperties": false
+                })
+            })
+            .collect();
+        one_of.push(json!({
+            "type": "object",
+            "description": "Group rows by these columns and aggregate: `agg: { posts: count, total: { sum: amount } }`.",
+            "properties": { "group_by": columns, "agg": agg },
+            "required": ["group_by", "agg"],
+            "additionalProperties": false
+        }));
+        schemars::json_schema!({
+            "description": "One step: a map with one step name (`select`, `rename`, `filter`, `with_columns`, `join`, `group_by` with `agg`, `sort`, `limit`, `fill_null`, `cast`, `distinct`, `explode`, `union`).",
+            "oneOf": one_of
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for StepSpec {

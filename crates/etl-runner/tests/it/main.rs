@@ -5,8 +5,10 @@
 mod chaos;
 mod e2e;
 mod incremental;
+mod progress;
 mod recipes;
 mod runs;
+mod schema;
 mod secrets;
 mod shapes;
 mod signals;

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use crate::{etl, mock, repo};
 
 /// The ```yaml blocks of a Markdown file, with the heading above each.
-fn yaml_blocks(markdown: &str) -> Vec<(String, String)> {
+pub(crate) fn yaml_blocks(markdown: &str) -> Vec<(String, String)> {
     let mut blocks = Vec::new();
     let mut heading = String::new();
     let mut lines = markdown.lines();

@@ -316,6 +316,7 @@ fn help_of_every_command_with_examples() {
         "schedule",
         "init",
         "completions",
+        "schema",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
