@@ -28,7 +28,7 @@ doc:
 
 check: fmt-check clippy test doc
 
-bench: build
+bench:
 	./scripts/bench.sh
 
 install:

@@ -1,24 +1,161 @@
 #!/usr/bin/env bash
-# Benchmarks that print figures (never timed assertions):
-# 1. the parent/child fan-out of comments over 100 posts against etl-mockapi adding 20 ms to
-#    every request, sequential (concurrency 1) against concurrency 8;
-# 2. a server limit of 20 requests a second and no `rate_limit` configured: over 300 requests,
-#    how many 429s, and how close to requests / 20 s the run finishes.
+# `make bench`: figures, never timed assertions. Release build; BENCH_SCALE=large (default:
+# 10,000 users, 200,000 posts, 1,000,000 comments) or medium (a tenth).
+#
+# 1. floor: `etl-mockapi floor` downloads every page of /users, /posts and /comments once
+#    (one keep-alive connection per endpoint, bodies dropped), page sizes 100 and 1000;
+# 2. `etl run` of the engagement pipeline (its `rate_limit` removed) against the same server,
+#    page sizes 100 and 1000, each report checked against one computed from the fixtures;
+# 3. comments fetched as children of posts (`for_each`, concurrency 8, `short_page: end`)
+#    from a server adding 5 ms to every request; its floor is the latency bound
+#    (requests x 5 ms / 8 for the children, plus the posts' pages one after another).
+# Then the fan-out and quota figures of earlier issues. Writes bench/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${ETL_BIN_DIR:-target/debug}
+root=$PWD
+scale=${BENCH_SCALE:-large}
+case "$scale" in large | medium) ;; *) echo "bench: BENCH_SCALE is large or medium" >&2; exit 2 ;; esac
+
+build_start=$(date +%s.%N)
+cargo build --release --locked -p etl-runner -p etl-mockapi
+build_s=$(awk -v a="$build_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+bin=$root/target/release
+etl_size=$(stat -c %s "$bin/etl")
+
+fixtures=$root/target/bench/fixtures-$scale
+if [ ! -s "$fixtures/comments.json" ]; then
+  echo "bench: generating the $scale fixture set in $fixtures"
+  "$bin/etl-mockapi" generate-jsonplaceholder --scale "$scale" --out "$fixtures"
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/etl-bench.XXXXXX")
-addr_file="$work/addr"
-"$bin/etl-mockapi" --fixtures fixtures/jsonplaceholder --port 0 --latency-ms 20 --addr-file "$addr_file" >/dev/null &
-mock=$!
+pids=()
 cleanup() {
-  kill "$mock" 2>/dev/null || true
-  wait "$mock" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-for _ in $(seq 1 200); do [ -s "$addr_file" ] && break; sleep 0.05; done
-url=$(cat "$addr_file")
+
+# start_mock NAME ARGS...: starts etl-mockapi, waits for its address, sets $url.
+start_mock() {
+  local name=$1
+  shift
+  "$bin/etl-mockapi" --port 0 --addr-file "$work/$name.addr" "$@" >/dev/null &
+  pids+=($!)
+  for _ in $(seq 1 1200); do
+    [ -s "$work/$name.addr" ] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "bench: etl-mockapi ($name) exited" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -s "$work/$name.addr" ] || { echo "bench: etl-mockapi ($name) did not start in 60 s" >&2; exit 1; }
+  url=$(cat "$work/$name.addr")
+}
+
+# measure NAME DIR COMMAND...: runs COMMAND in DIR; sets $wall (s) and $rss (MiB, the
+# process's peak resident set from the OS: /usr/bin/time when there is one, else the
+# `peak_rss_mib` etl logs from /proc/self/status).
+measure() {
+  local name=$1 dir=$2
+  shift 2
+  local start end
+  start=$(date +%s.%N)
+  if [ -x /usr/bin/time ]; then
+    (cd "$dir" && /usr/bin/time -f '%M' -o "$work/$name.rss" "$@" >"$work/$name.out" 2>"$work/$name.err")
+    rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$work/$name.rss")
+  else
+    (cd "$dir" && "$@" >"$work/$name.out" 2>"$work/$name.err")
+    rss=$(sed -n 's/.*peak_rss_mib=\([0-9]*\).*/\1/p' "$work/$name.err" | tail -1)
+  fi
+  end=$(date +%s.%N)
+  wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+}
+
+timings() { sed -n 's/.*Timings[^.]*\. //p' "$work/$1.err" | tail -1; }
+
+start_mock main --fixtures "$fixtures"
+main_url=$url
+
+rows=()
+results=()
+# row SCENARIO RECORDS WALL RSS FLOOR NOTE
+row() {
+  local rate ratio
+  rate=$(awk -v r="$2" -v w="$3" 'BEGIN { printf "%.0f", r / w }')
+  ratio=$(awk -v w="$3" -v f="$5" 'BEGIN { if (f > 0) printf "%.2f", w / f; else printf "-" }')
+  rows+=("$(printf '%-34s %10s %9.2f %12s %9s %8s  %s' "$1" "$2" "$3" "$rate" "$4" "$ratio" "$6")")
+  results+=("$(printf '{"scenario":"%s","records":%s,"wall_s":%s,"records_per_s":%s,"peak_rss_mib":%s,"floor_s":%s,"ratio_to_floor":%s,"timings":"%s"}' \
+    "$1" "$2" "$3" "$rate" "${4:-null}" "$5" "$( [ "$ratio" = - ] && echo null || echo "$ratio")" "$6")")
+}
+
+declare -A floor_s
+for size in 100 1000; do
+  "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
+  floor_s[$size]=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' "$work/floor_$size.json")
+  pages=$(sed -n 's/.*"pages":\([0-9]*\).*/\1/p' "$work/floor_$size.json")
+  records=$(sed -n 's/.*"records":\([0-9]*\).*/\1/p' "$work/floor_$size.json")
+  pps=$(awk -v p="$pages" -v s="${floor_s[$size]}" 'BEGIN { printf "%.0f", p / s }')
+  row "floor, page size $size" "$records" "${floor_s[$size]}" "" "${floor_s[$size]}" "$pages pages, $pps pages/s"
+done
+
+for size in 100 1000; do
+  dir=$work/run_$size
+  mkdir -p "$dir"
+  sed -e '/rate_limit:/d' -e "s/page_size: 100/page_size: $size/" pipelines/engagement.yaml >"$dir/p.yaml"
+  measure "run_$size" "$dir" env API_BASE_URL="$main_url" "$bin/etl" -v run p.yaml
+  report=$(ls "$dir"/reports/*.csv)
+  "$bin/etl-mockapi" check-engagement --fixtures "$fixtures" --report "$report" >"$work/check_$size" ||
+    { cat "$work/check_$size" >&2; exit 1; }
+  records=$(awk '$1 == "users" || $1 == "posts" || $1 == "comments" { n += $3 } END { print n }' "$work/run_$size.out")
+  row "etl run, page size $size" "$records" "$wall" "$rss" "${floor_s[$size]}" "$(timings "run_$size")"
+done
+
+# 3. Children of posts with 5 ms of latency.
+start_mock slow --fixtures "$fixtures" --latency-ms 5
+dir=$work/children
+mkdir -p "$dir"
+cat >"$dir/p.yaml" <<YAML
+version: 1
+name: engagement_children
+http:
+  base_url: "$url"
+  retry: { max_attempts: 5, initial_backoff: 100ms }
+sources:
+  users:
+    endpoint: /users
+    pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 100 }
+  posts:
+    endpoint: /posts
+    pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 100 }
+  comments:
+    endpoint: "/posts/{id}/comments"
+    for_each: { source: posts, key: id }
+    concurrency: 8
+    allow_empty: true
+    pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 100, short_page: end }
+transforms:
+  engagement:
+    sql: |
+$(sed -n '/^    sql: |/,/^sinks:/p' pipelines/engagement.yaml | sed '1d;$d')
+sinks:
+  report: { from: engagement, format: csv, path: "reports/{pipeline}.csv" }
+YAML
+measure children "$dir" "$bin/etl" -v run p.yaml
+"$bin/etl-mockapi" check-engagement --fixtures "$fixtures" --report "$dir/reports/engagement_children.csv" >"$work/check_children" ||
+  { cat "$work/check_children" >&2; exit 1; }
+records=$(awk '$1 == "users" || $1 == "posts" || $1 == "comments" { n += $3 } END { print n }' "$work/children.out")
+child_requests=$(awk '$1 == "comments" { print $4 }' "$work/children.out")
+parent_pages=$(awk '$1 == "users" || $1 == "posts" { n += $2 } END { print n }' "$work/children.out")
+bound=$(awk -v c="$child_requests" -v p="$parent_pages" 'BEGIN { printf "%.3f", c * 0.005 / 8 + p * 0.005 }')
+row "children of posts, 5 ms, c=8" "$records" "$wall" "$rss" "$bound" "$(timings children)"
+
+echo
+echo "etl bench, $scale scale, $(nproc) cores; release build ${build_s}s here, etl binary $((etl_size / 1048576)) MiB"
+printf '%-34s %10s %9s %12s %9s %8s  %s\n' scenario records "wall (s)" "records/s" "RSS (MiB)" "x floor" "notes"
+printf '%s\n' "${rows[@]}"
+
+echo
+start_mock fanout --fixtures fixtures/jsonplaceholder --latency-ms 20
 
 fanout() {
   cat <<YAML
@@ -46,7 +183,7 @@ base=""
 for c in 1 8; do
   fanout "$c" > "$work/fanout_$c.yaml"
   start=$(seconds)
-  out=$(cd "$work" && "$OLDPWD/$bin/etl" run "fanout_$c.yaml")
+  out=$(cd "$work" && "$bin/etl" run "fanout_$c.yaml")
   end=$(seconds)
   wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
   records=$(echo "$out" | awk '$1 == "comments" { print $3 }')
@@ -55,14 +192,10 @@ for c in 1 8; do
 done
 
 # 2. The server's quota, and nothing configured.
-limited="$work/limited"
-"$bin/etl-mockapi" --fixtures fixtures/jsonplaceholder --port 0 --rate-limit 20/1s --addr-file "$limited" >/dev/null &
-limited_pid=$!
-trap 'kill $limited_pid 2>/dev/null || true; cleanup' EXIT INT TERM
-for _ in $(seq 1 200); do [ -s "$limited" ] && break; sleep 0.05; done
+start_mock limited --fixtures fixtures/jsonplaceholder --rate-limit 20/1s
 sed -e 's/page_size: 100/page_size: 2/' -e '/rate_limit:/d' pipelines/engagement.yaml > "$work/limited.yaml"
 start=$(seconds)
-out=$(cd "$work" && API_BASE_URL=$(cat "$limited") "$OLDPWD/$bin/etl" run limited.yaml)
+out=$(cd "$work" && API_BASE_URL="$url" "$bin/etl" run limited.yaml)
 end=$(seconds)
 echo
 echo "quota: server limit 20 requests/s (X-RateLimit-* headers), no rate_limit configured"
@@ -73,3 +206,17 @@ echo "$out" | awk -v a="$start" -v b="$end" '
     printf "%-10s %6s %10s %10s %8s\n", "requests", "429s", "wall (s)", "ideal (s)", "ratio"
     printf "%-10d %6d %10.2f %10.2f %7.2fx\n", requests, refused, wall, ideal, wall / ideal
   }'
+
+mkdir -p bench
+{
+  printf '{\n  "scale": "%s",\n  "cores": %s,\n  "date": "%s",\n  "build_s": %s,\n  "etl_binary_bytes": %s,\n  "scenarios": [\n' \
+    "$scale" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$build_s" "$etl_size"
+  for i in "${!results[@]}"; do
+    sep=,
+    [ "$i" -eq $((${#results[@]} - 1)) ] && sep=
+    printf '    %s%s\n' "${results[$i]}" "$sep"
+  done
+  printf '  ]\n}\n'
+} >bench/results.json
+echo
+echo "bench: every report equals the one computed from the fixtures; figures in bench/results.json"

@@ -1,5 +1,6 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::{fs, io};
 
 use serde_json::Value;
@@ -8,7 +9,18 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
     collections: BTreeMap<String, Vec<Value>>,
+    /// Each record serialised once, for pages served without filters (the common case, and
+    /// the one a benchmark measures): a page is then a concatenation, not a serialisation.
+    raw: BTreeMap<String, Vec<Box<str>>>,
+    /// Children by parent key (`comments` by `postId`), built on first use.
+    children: Arc<Mutex<ChildIndexes>>,
 }
+
+/// [`ChildIndex`]es by child collection and key field.
+type ChildIndexes = HashMap<(String, String), Arc<ChildIndex>>;
+
+/// Positions of child records by the text of their parent key.
+pub(crate) type ChildIndex = HashMap<String, Vec<usize>>;
 
 impl Dataset {
     /// Loads every `*.json` file of `dir` (an array of objects) as a collection named after
@@ -50,14 +62,58 @@ impl Dataset {
                 format!("no `*.json` fixture in `{}`", dir.display()),
             ));
         }
-        Ok(Self { collections })
+        Ok(Self::from_collections(collections))
     }
 
     /// A dataset from collections built in memory.
     pub fn from_collections(collections: impl IntoIterator<Item = (String, Vec<Value>)>) -> Self {
+        let collections: BTreeMap<String, Vec<Value>> = collections.into_iter().collect();
+        let raw = collections
+            .iter()
+            .map(|(name, items)| {
+                let raw = items
+                    .iter()
+                    .map(|v| v.to_string().into_boxed_str())
+                    .collect();
+                (name.clone(), raw)
+            })
+            .collect();
         Self {
-            collections: collections.into_iter().collect(),
+            collections,
+            raw,
+            children: Arc::default(),
         }
+    }
+
+    /// The records of `name`, serialised.
+    pub(crate) fn raw(&self, name: &str) -> Option<&[Box<str>]> {
+        self.raw.get(name).map(Vec::as_slice)
+    }
+
+    /// Positions of the records of `child` by the text of their `key` field.
+    pub(crate) fn children_by(&self, child: &str, key: &str) -> Arc<ChildIndex> {
+        let mut cache = self.children.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry((child.to_owned(), key.to_owned()))
+            .or_insert_with(|| {
+                let mut index = ChildIndex::new();
+                for (i, item) in self
+                    .collection(child)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                {
+                    let text = match item.get(key) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Number(n)) => n.to_string(),
+                        Some(Value::Bool(b)) => b.to_string(),
+                        _ => continue,
+                    };
+                    index.entry(text).or_default().push(i);
+                }
+                Arc::new(index)
+            })
+            .clone()
     }
 
     pub(crate) fn collection(&self, name: &str) -> Option<&[Value]> {

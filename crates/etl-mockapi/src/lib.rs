@@ -18,6 +18,7 @@
 //! (a running server on its own thread, stopped on drop) and [`Stats`] (what it saw).
 //! It is used by etl's tests, by `make demo`, by the benchmarks, and by users as a sandbox.
 
+pub mod bench;
 mod config;
 mod data;
 mod faults;

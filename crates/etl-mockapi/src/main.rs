@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use etl_mockapi::{
     AuthRequirement, CursorMode, Dataset, Faults, MockConfig, MockServer, OAuth2Mock, RateLimit,
-    TlsServer, generate_orders,
+    TlsServer, bench, generate_orders,
 };
 
 /// A local REST API over fixture data, for etl's tests, demo and benchmarks, and as a sandbox
@@ -140,6 +140,50 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Write a JSONPlaceholder-shaped fixture set (`users.json`, `posts.json`,
+    /// `comments.json`) into a folder, for benchmarks: the same files for the same scale and
+    /// seed.
+    GenerateJsonplaceholder {
+        /// `large` (10,000 users, 200,000 posts, 1,000,000 comments) or `medium` (a tenth).
+        #[arg(long, value_enum, default_value_t = ScaleArg::Large)]
+        scale: ScaleArg,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The folder to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The benchmark floor: download every page of some endpoints of a running mock once
+    /// (`_start`/`_limit`, one keep-alive connection per endpoint, all at once), drop the
+    /// bodies; print pages, records, bytes and seconds as JSON.
+    Floor {
+        /// The mock's address, `http://127.0.0.1:PORT`.
+        #[arg(long)]
+        url: String,
+        /// Endpoints, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "/users,/posts,/comments")]
+        endpoints: Vec<String>,
+        /// Records per page.
+        #[arg(long, default_value_t = 100)]
+        page_size: u64,
+    },
+    /// Check an engagement report (CSV) against the same report computed from the fixtures
+    /// without etl; exit 1 naming the first difference.
+    CheckEngagement {
+        /// The fixture folder the mock served.
+        #[arg(long)]
+        fixtures: PathBuf,
+        /// The report `etl run` wrote.
+        #[arg(long)]
+        report: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScaleArg {
+    Large,
+    Medium,
 }
 
 fn main() -> Result<()> {
@@ -155,6 +199,62 @@ fn main() -> Result<()> {
         serde_json::to_writer_pretty(&mut out, &generate_orders(count, seed))?;
         writeln!(out)?;
         return Ok(());
+    }
+    match args.command {
+        Some(Command::GenerateJsonplaceholder { scale, seed, out }) => {
+            let scale = match scale {
+                ScaleArg::Large => bench::Scale::LARGE,
+                ScaleArg::Medium => bench::Scale::MEDIUM,
+            };
+            return bench::generate_jsonplaceholder(&out, scale, seed)
+                .with_context(|| format!("cannot write the fixtures into {}", out.display()));
+        }
+        Some(Command::Floor {
+            url,
+            endpoints,
+            page_size,
+        }) => {
+            let addr = url
+                .strip_prefix("http://")
+                .context("--url takes http://HOST:PORT")?
+                .trim_end_matches('/')
+                .to_owned();
+            let endpoints: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let floor = runtime.block_on(bench::floor(&addr, &endpoints, page_size))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "pages": floor.pages,
+                    "records": floor.records,
+                    "bytes": floor.bytes,
+                    "seconds": floor.elapsed.as_secs_f64(),
+                })
+            );
+            return Ok(());
+        }
+        Some(Command::CheckEngagement { fixtures, report }) => {
+            let expected = bench::expected_engagement(&fixtures)
+                .with_context(|| format!("cannot read the fixtures in {}", fixtures.display()))?;
+            let text = std::fs::read_to_string(&report)
+                .with_context(|| format!("cannot read {}", report.display()))?;
+            if let Err(difference) = bench::check_engagement(&text, &expected) {
+                bail!(
+                    "{}: not the report of the fixtures: {difference}",
+                    report.display()
+                );
+            }
+            println!(
+                "{}: equal to the report computed from {} ({} users)",
+                report.display(),
+                fixtures.display(),
+                expected.len()
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     let data = Dataset::load(&args.fixtures)?;
     let config = MockConfig {

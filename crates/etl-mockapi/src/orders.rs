@@ -78,9 +78,13 @@ fn offset(secs: u64) -> i64 {
 }
 
 /// splitmix64 as a stream: small, seedable, well mixed.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
     fn next(&mut self) -> u64 {
         let out = splitmix64(self.0);
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -88,7 +92,7 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n` > 0); the bias of the multiply-shift is below 2^-40 here.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
     }
 

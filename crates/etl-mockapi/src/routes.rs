@@ -227,6 +227,13 @@ fn route(
         Some(orders) if name == "orders" => Some(orders.as_slice()),
         _ => data.collection(name),
     };
+    // Unfiltered pages of a fixture collection, in the plain style: from the serialised
+    // records, without touching a `Value`.
+    if style.is_none() && orders.is_none() && config.envelope.is_none() && !config.clamp_paging {
+        if let Some(response) = fast_list(request, config, data, rest) {
+            return response;
+        }
+    }
     let items: Vec<&Value> = match rest {
         [name] => match collection(name) {
             Some(items) => items.iter().collect(),
@@ -246,7 +253,13 @@ fn route(
                 return not_found(request);
             }
             let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
-            children.iter().filter(|c| field_is(c, &key, id)).collect()
+            if orders.is_some() {
+                children.iter().filter(|c| field_is(c, &key, id)).collect()
+            } else {
+                let index = data.children_by(child, &key);
+                let at = index.get(*id).map_or(&[][..], Vec::as_slice);
+                at.iter().map(|i| &children[*i]).collect()
+            }
         }
         _ => return not_found(request),
     };
@@ -283,6 +296,56 @@ pub(crate) fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
 pub(crate) const PAGING_PARAMS: [&str; 9] = [
     "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page", "cursor",
 ];
+
+/// A page of `/{name}` or `/{parent}/{id}/{child}` straight from the serialised records, when
+/// no query parameter filters them; `None` when one does (or the route is another).
+fn fast_list(
+    request: &Request,
+    config: &MockConfig,
+    data: &Dataset,
+    rest: &[&str],
+) -> Option<(Response, usize)> {
+    let filtered = request
+        .query
+        .iter()
+        .any(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()) && !k.starts_with("__"));
+    if filtered {
+        return None;
+    }
+    let (raw, positions): (&[Box<str>], Option<Vec<usize>>) = match rest {
+        [name] => (data.raw(name)?, None),
+        [parent, id, child] => {
+            let parents = data.collection(parent)?;
+            find_by_id(parents, id)?;
+            let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
+            let index = data.children_by(child, &key);
+            (
+                data.raw(child)?,
+                Some(index.get(*id).cloned().unwrap_or_default()),
+            )
+        }
+        _ => return None,
+    };
+    let total = positions.as_ref().map_or(raw.len(), Vec::len);
+    let (offset, limit) = match paging(request, config) {
+        Ok(paging) => paging,
+        Err(message) => return Some((Response::error(400, &message), 0)),
+    };
+    let start = offset.min(total);
+    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
+    let mut body = Vec::with_capacity((end - start) * 256 + 2);
+    body.push(b'[');
+    for (n, i) in (start..end).enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        let at = positions.as_ref().map_or(i, |p| p[i]);
+        body.extend_from_slice(raw[at].as_bytes());
+    }
+    body.push(b']');
+    let response = Response::json(200, body).with_header("X-Total-Count", &total);
+    Some((response, end - start))
+}
 
 fn filter<'a>(request: &Request, items: Vec<&'a Value>) -> Vec<&'a Value> {
     items

@@ -359,6 +359,7 @@ pub async fn run(
         windows.push(window);
     }
 
+    let fetching = Instant::now();
     let (stats, tables) = extract_all(
         pipeline,
         staging.path().to_owned(),
@@ -368,6 +369,7 @@ pub async fn run(
     )
     .await?;
 
+    let fetch = fetching.elapsed();
     let outcome = {
         let pipeline = pipeline.clone();
         let clock = clock.clone();
@@ -403,6 +405,18 @@ pub async fn run(
         placed: e.placed,
     })?;
     drop(staging);
+    let ms = |d: Duration| d.as_millis() as u64;
+    let parse: Duration = stats.iter().map(|(_, s)| s.counts.parsing).sum();
+    let stage: Duration = stats.iter().map(|(_, s)| s.staging).sum();
+    info!(
+        fetch_ms = ms(fetch),
+        parse_ms = ms(parse),
+        stage_ms = ms(stage),
+        transform_ms = ms(done.transform),
+        write_ms = ms(done.write),
+        peak_rss_mib = peak_rss_mib().unwrap_or(0),
+        "Timings (parse and stage are summed over sources, within fetch)."
+    );
     let skipped = pipeline
         .transforms
         .iter()
@@ -435,6 +449,14 @@ pub async fn run(
         state_note: done.state_note,
         skipped,
     })
+}
+
+/// The peak resident set of this process (`VmHWM`), in MiB; Linux only.
+pub(crate) fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.div_ceil(1024))
 }
 
 async fn extract_all(
@@ -543,6 +565,10 @@ struct Done {
     tables: Vec<(String, TableState)>,
     state: Option<PathBuf>,
     state_note: Option<String>,
+    /// Reading the staged tables, transforms, checks and computing every output.
+    transform: Duration,
+    /// Writing, syncing and renaming the files.
+    write: Duration,
 }
 
 /// The transform and write step: merges, transforms, sinks, then merged tables and state.
@@ -589,6 +615,7 @@ impl Step<'_> {
 
     fn run(&self) -> Result<Done, StepError> {
         let pipeline = self.pipeline;
+        let started = Instant::now();
         self.check()?;
         let mut transformer = Transformer::new();
         let mut pending = Vec::new();
@@ -682,6 +709,8 @@ impl Step<'_> {
             info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
             planned.push((sink, path, latest, frame));
         }
+        let transform = started.elapsed();
+        let writing = Instant::now();
         let mut previews = Vec::new();
         for (sink, _, _, frame) in &planned {
             if let Some(p) = &sink.preview {
@@ -720,6 +749,7 @@ impl Step<'_> {
                 }
             }
         }
+        let write = writing.elapsed();
         // Every sink succeeded: now the merged tables, then the state.
         let (tables, state, state_note) = match self.save(pending) {
             Ok(saved) => saved,
@@ -737,6 +767,8 @@ impl Step<'_> {
             tables,
             state,
             state_note,
+            transform,
+            write,
         })
     }
 

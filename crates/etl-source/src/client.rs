@@ -29,6 +29,8 @@ pub struct RequestCounts {
     pub waited: Duration,
     /// Bytes of response bodies received.
     pub bytes: u64,
+    /// Time spent parsing response bodies as JSON.
+    pub parsing: Duration,
 }
 
 /// One request to send: where, with which values, with or without credentials.
@@ -357,7 +359,7 @@ impl HttpClient {
                 }
             }
             return match retry::classify_status(status) {
-                StatusClass::Success => match serde_json::from_slice(&bytes) {
+                StatusClass::Success => match parse_timed(&bytes, counts) {
                     Ok(body) => Ok(Fetched { body, headers, url }),
                     Err(e) => Err(transient(format!(
                         "status {status} with invalid JSON ({e}) after {} bytes",
@@ -425,6 +427,17 @@ fn method_name(method: Method) -> &'static str {
         Method::Get => "GET",
         Method::Post => "POST",
     }
+}
+
+/// A JSON body, the time it took counted in `counts`.
+fn parse_timed(
+    bytes: &[u8],
+    counts: &Mutex<RequestCounts>,
+) -> Result<serde_json::Value, serde_json::Error> {
+    let started = std::time::Instant::now();
+    let parsed = serde_json::from_slice(bytes);
+    lock(counts).parsing += started.elapsed();
+    parsed
 }
 
 fn lock(counts: &Mutex<RequestCounts>) -> MutexGuard<'_, RequestCounts> {

@@ -39,6 +39,8 @@ pub struct SourceStats {
     pub parallel_pages: u64,
     /// For an incremental source: the cursor before and after.
     pub cursor: Option<CursorReport>,
+    /// Time spent flattening records and writing them to the staging file.
+    pub staging: Duration,
 }
 
 impl SourceStats {
@@ -50,6 +52,8 @@ impl SourceStats {
         self.counts.rate_limited += other.counts.rate_limited;
         self.counts.waited += other.counts.waited;
         self.counts.bytes += other.counts.bytes;
+        self.counts.parsing += other.counts.parsing;
+        self.staging += other.staging;
         self.page_size_cap = self.page_size_cap.max(other.page_size_cap);
         self.stopped_by = self.stopped_by.or(other.stopped_by);
         self.parallel_pages += other.parallel_pages;
@@ -408,7 +412,9 @@ impl SeriesRunner<'_> {
             if let Some(c) = cursor.as_mut() {
                 page = self.track_cursor(page, c, until, &url)?;
             }
+            let staging = std::time::Instant::now();
             let (verdict, fingerprint) = self.stage_page(page, previous, distinct_pages)?;
+            stats.staging += staging.elapsed();
             match verdict {
                 Verdict::Staged => {}
                 Verdict::RepeatedLast => {
@@ -703,6 +709,7 @@ fn add_counts(total: &mut RequestCounts, more: &RequestCounts) {
     total.rate_limited += more.rate_limited;
     total.waited += more.waited;
     total.bytes += more.bytes;
+    total.parsing += more.parsing;
 }
 
 /// A page position as people read it: `` `cursor=c00` `` or the URL.
