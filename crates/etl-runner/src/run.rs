@@ -623,7 +623,7 @@ impl Step<'_> {
             let Some(staged) = staged else { continue };
             let table = Table {
                 name: source.name.clone(),
-                path: staged.path.clone(),
+                paths: staged.parts.clone(),
                 rows: staged.rows,
                 columns: staged
                     .columns

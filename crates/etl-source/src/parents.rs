@@ -1,7 +1,7 @@
 //! Reading a parent source's staged records for `for_each`, one at a time.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufRead, BufReader, Lines, Read};
 
 use serde_json::{Map, Value};
 
@@ -22,7 +22,7 @@ pub(crate) struct ParentRef {
 
 /// The parent's records, read lazily from its staged file.
 pub(crate) struct ParentReader {
-    lines: Lines<BufReader<File>>,
+    lines: Lines<BufReader<Box<dyn Read + Send>>>,
     child: String,
     each: ForEachSpec,
     include: Vec<(String, String)>,
@@ -36,11 +36,16 @@ impl ParentReader {
         each: &ForEachSpec,
         include: &[String],
     ) -> Result<Self, Error> {
-        let file = File::open(&table.path).map_err(|source| Error::Stage {
-            source_name: each.source.clone(),
-            path: table.path.clone(),
-            source,
-        })?;
+        // The parts in order, read as one stream of lines (each part ends with a newline).
+        let mut reader: Box<dyn Read + Send> = Box::new(std::io::empty());
+        for part in &table.parts {
+            let file = File::open(part).map_err(|source| Error::Stage {
+                source_name: each.source.clone(),
+                path: part.clone(),
+                source,
+            })?;
+            reader = Box::new(reader.chain(file));
+        }
         let include = include
             .iter()
             .map(|field| {
@@ -51,7 +56,7 @@ impl ParentReader {
             })
             .collect();
         Ok(Self {
-            lines: BufReader::new(file).lines(),
+            lines: BufReader::new(reader).lines(),
             child: child.to_owned(),
             each: each.clone(),
             include,

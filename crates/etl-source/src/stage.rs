@@ -69,10 +69,17 @@ impl FieldType {
     }
 }
 
-/// A finished staged table.
+/// A staged file is split into parts of about this size, so that reading it back (polars maps
+/// a file whole) holds one part in memory at a time, not the whole table.
+pub(crate) const PART_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A finished staged table: NDJSON, in one or more parts of at most about [`PART_BYTES`].
 #[derive(Debug, Clone)]
 pub struct StagedTable {
+    /// The first part.
     pub path: PathBuf,
+    /// Every part, in order (the first is `path`).
+    pub parts: Vec<PathBuf>,
     pub rows: u64,
     pub bytes: u64,
     /// Every column of every record, in order of first appearance.
@@ -85,6 +92,9 @@ pub struct StageWriter {
     source_name: String,
     path: PathBuf,
     out: BufWriter<File>,
+    /// Every part so far; the last is being written.
+    parts: Vec<PathBuf>,
+    part_bytes: u64,
     flatten: Flatten,
     columns: IndexMap<String, FieldType>,
     /// The field each flattened column came from (`address__city` <- `address.city`).
@@ -103,6 +113,8 @@ impl StageWriter {
             source_name: source_name.to_owned(),
             path: path.to_owned(),
             out: BufWriter::with_capacity(256 * 1024, file),
+            parts: vec![path.to_owned()],
+            part_bytes: 0,
             flatten,
             columns: IndexMap::new(),
             origins: HashMap::new(),
@@ -146,13 +158,26 @@ impl StageWriter {
         Ok(hasher.finish())
     }
 
-    /// Appends the prepared page to the staged file.
+    /// Appends the prepared page to the staged file (a new part when the current one is full).
     pub fn commit_page(&mut self) -> Result<(), Error> {
+        if self.part_bytes >= PART_BYTES {
+            let next = self
+                .path
+                .with_extension(format!("{}.ndjson", self.parts.len()));
+            self.out
+                .flush()
+                .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+            let file = File::create(&next).map_err(|e| stage_error(&self.source_name, &next, e))?;
+            self.out = BufWriter::with_capacity(256 * 1024, file);
+            self.parts.push(next);
+            self.part_bytes = 0;
+        }
         self.out
             .write_all(&self.page)
             .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
         self.rows += self.page_rows;
         self.bytes += self.page.len() as u64;
+        self.part_bytes += self.page.len() as u64;
         self.page.clear();
         self.page_rows = 0;
         Ok(())
@@ -249,11 +274,15 @@ impl StageWriter {
             .collect();
         let mut bytes = self.bytes;
         if !text_columns.is_empty() {
-            bytes = rewrite_as_text(&self.path, &text_columns)
-                .map_err(|e| stage_error(&self.source_name, &self.path, e))?;
+            bytes = 0;
+            for part in &self.parts {
+                bytes += rewrite_as_text(part, &text_columns)
+                    .map_err(|e| stage_error(&self.source_name, part, e))?;
+            }
         }
         Ok(StagedTable {
             path: self.path,
+            parts: self.parts,
             rows: self.rows,
             bytes,
             columns: self.columns.into_iter().collect(),
@@ -315,6 +344,40 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         (table, rows)
+    }
+
+    #[test]
+    fn a_large_table_is_staged_in_parts_that_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.ndjson");
+        let mut w = StageWriter::create(&path, "t", Flatten::default()).unwrap();
+        let text = "x".repeat(1000);
+        let pages = 2 * PART_BYTES / (100 * 1000) + 5;
+        for p in 0..pages {
+            let page = (0..100)
+                .map(|i| json!({ "id": p * 100 + i, "text": text, "n": if p == pages - 1 { json!("late") } else { json!(i) } }))
+                .collect();
+            w.write_page(page).unwrap();
+        }
+        let table = w.finish().unwrap();
+        assert_eq!(table.parts.len(), 3, "{:?}", table.parts);
+        assert_eq!(table.parts[0], path);
+        assert_eq!(table.parts[1], dir.path().join("t.1.ndjson"));
+        let mut ids = Vec::new();
+        let mut size = 0;
+        for part in &table.parts {
+            let text = std::fs::read_to_string(part).unwrap();
+            size += text.len() as u64;
+            assert!(text.len() as u64 <= PART_BYTES + 200 * 1000);
+            for line in text.lines() {
+                let row: Value = serde_json::from_str(line).unwrap();
+                ids.push(row["id"].as_u64().unwrap());
+                // `n` clashed (int, then text): rewritten as text in every part.
+                assert!(row["n"].is_string(), "{row}");
+            }
+        }
+        assert_eq!(ids, (0..pages * 100).collect::<Vec<_>>());
+        assert_eq!((table.rows, table.bytes), (pages * 100, size));
     }
 
     #[test]

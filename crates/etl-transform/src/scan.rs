@@ -29,11 +29,11 @@ impl ColumnType {
     }
 }
 
-/// A staged NDJSON file and all of its columns.
+/// A staged NDJSON table (one file or several parts, in order) and all of its columns.
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: String,
-    pub path: PathBuf,
+    pub paths: Vec<PathBuf>,
     pub rows: u64,
     pub columns: Vec<(String, ColumnType)>,
 }
@@ -52,11 +52,33 @@ impl Table {
         if self.rows == 0 {
             return Ok(DataFrame::empty_with_schema(&schema).lazy());
         }
-        let path = PlRefPath::try_from_path(&self.path).map_err(|e| self.error(&e))?;
-        LazyJsonLineReader::new(path)
-            .with_schema(Some(Arc::new(schema)))
-            .finish()
-            .map_err(|e| self.error(&e))
+        let schema = Arc::new(schema);
+        let mut scans = self
+            .paths
+            .iter()
+            .map(|p| {
+                let path = PlRefPath::try_from_path(p).map_err(|e| self.error(&e))?;
+                LazyJsonLineReader::new(path)
+                    .with_schema(Some(schema.clone()))
+                    .finish()
+                    .map_err(|e| self.error(&e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if scans.len() == 1 {
+            return Ok(scans.remove(0));
+        }
+        // One part after the other: polars maps a file whole while reading it, so reading the
+        // parts in turn holds one part in memory, not the table.
+        concat(
+            scans,
+            UnionArgs {
+                parallel: false,
+                rechunk: false,
+                maintain_order: true,
+                ..UnionArgs::default()
+            },
+        )
+        .map_err(|e| self.error(&e))
     }
 
     fn error(&self, e: &PolarsError) -> Error {

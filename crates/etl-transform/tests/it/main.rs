@@ -21,13 +21,40 @@ fn staged(
     }
     Table {
         name: name.into(),
-        path,
+        paths: vec![path],
         rows: lines.len() as u64,
         columns: columns
             .iter()
             .map(|(n, t)| ((*n).to_owned(), t.clone()))
             .collect(),
     }
+}
+
+#[test]
+fn a_table_in_parts_reads_as_one_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let columns = [("id", ColumnType::Int), ("late", ColumnType::String)];
+    let a = staged(
+        dir.path(),
+        "a",
+        &[r#"{"id": 0}"#, r#"{"id": 1}"#, r#"{"id": 2}"#],
+        &columns,
+    );
+    let b = staged(dir.path(), "b", &[r#"{"id": 3, "late": "x"}"#], &columns);
+    let table = Table {
+        name: "t".into(),
+        paths: vec![a.paths[0].clone(), b.paths[0].clone()],
+        rows: 4,
+        columns: a.columns.clone(),
+    };
+    let mut t = Transformer::new();
+    t.add_table(&table).unwrap();
+    let df = t.collect("t").unwrap();
+    let id = df.column("id").unwrap().i64().unwrap();
+    let ids: Vec<Option<i64>> = (0..4).map(|i| id.get(i)).collect();
+    assert_eq!(ids, [Some(0), Some(1), Some(2), Some(3)]);
+    let late = df.column("late").unwrap().str().unwrap();
+    assert_eq!((late.null_count(), late.get(3)), (3, Some("x")));
 }
 
 #[test]
