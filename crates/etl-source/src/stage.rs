@@ -73,7 +73,7 @@ impl FieldType {
 /// a file whole) holds one part in memory at a time, not the whole table.
 pub(crate) const PART_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A finished staged table: NDJSON, in one or more parts of at most about [`PART_BYTES`].
+/// A finished staged table: NDJSON, in one or more parts of about 16 MiB each.
 #[derive(Debug, Clone)]
 pub struct StagedTable {
     /// The first part.
