@@ -29,28 +29,12 @@ if [ ! -s "$fixtures/comments.json" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/etl-bench.XXXXXX")
-pids=()
+. scripts/lib.sh
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_mocks
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-
-# start_mock NAME ARGS...: starts etl-mockapi, waits for its address, sets $url.
-start_mock() {
-  local name=$1
-  shift
-  "$bin/etl-mockapi" --port 0 --addr-file "$work/$name.addr" "$@" >/dev/null &
-  pids+=($!)
-  for _ in $(seq 1 1200); do
-    [ -s "$work/$name.addr" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "bench: etl-mockapi ($name) exited" >&2; exit 1; }
-    sleep 0.05
-  done
-  [ -s "$work/$name.addr" ] || { echo "bench: etl-mockapi ($name) did not start in 60 s" >&2; exit 1; }
-  url=$(cat "$work/$name.addr")
-}
 
 # measure NAME DIR COMMAND...: runs COMMAND in DIR; sets $wall (s) and $rss (MiB, the
 # process's peak resident set from the OS: /usr/bin/time when there is one, else the

@@ -4,22 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${ETL_BIN_DIR:-target/debug}
-addr_file=$(mktemp -u "${TMPDIR:-/tmp}/etl-mockapi-addr.XXXXXX")
-"$bin/etl-mockapi" --fixtures fixtures/jsonplaceholder --port 0 --addr-file "$addr_file" >/dev/null &
-mock=$!
+work=$(mktemp -d "${TMPDIR:-/tmp}/etl-demo.XXXXXX")
+. scripts/lib.sh
 cleanup() {
-  kill "$mock" 2>/dev/null || true
-  wait "$mock" 2>/dev/null || true
-  rm -f "$addr_file"
+  stop_mocks
+  rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-for _ in $(seq 1 200); do
-  [ -s "$addr_file" ] && break
-  kill -0 "$mock" 2>/dev/null || { echo "demo: etl-mockapi exited before listening" >&2; exit 1; }
-  sleep 0.05
-done
-[ -s "$addr_file" ] || { echo "demo: etl-mockapi did not start within 10s" >&2; exit 1; }
-url=$(cat "$addr_file")
+start_mock demo --fixtures fixtures/jsonplaceholder
 echo "demo: etl-mockapi serves fixtures/jsonplaceholder at $url"
 echo "demo: API_BASE_URL=$url etl run pipelines/engagement.yaml"
 echo

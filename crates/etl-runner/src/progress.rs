@@ -306,6 +306,14 @@ impl Stderr {
     fn put(s: &str) -> std::io::Result<()> {
         std::io::stderr().write_all(s.as_bytes())
     }
+
+    /// Moves the cursor `n` cells in `direction` (`A` up, `B` down, `C` right, `D` left).
+    fn cursor(n: usize, direction: char) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        Self::put(&format!("\x1b[{n}{direction}"))
+    }
 }
 
 impl TermLike for Stderr {
@@ -314,31 +322,19 @@ impl TermLike for Stderr {
     }
 
     fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
-        if n > 0 {
-            Self::put(&format!("\x1b[{n}A"))?;
-        }
-        Ok(())
+        Self::cursor(n, 'A')
     }
 
     fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
-        if n > 0 {
-            Self::put(&format!("\x1b[{n}B"))?;
-        }
-        Ok(())
+        Self::cursor(n, 'B')
     }
 
     fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
-        if n > 0 {
-            Self::put(&format!("\x1b[{n}C"))?;
-        }
-        Ok(())
+        Self::cursor(n, 'C')
     }
 
     fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
-        if n > 0 {
-            Self::put(&format!("\x1b[{n}D"))?;
-        }
-        Ok(())
+        Self::cursor(n, 'D')
     }
 
     fn write_line(&self, s: &str) -> std::io::Result<()> {
