@@ -19,10 +19,11 @@ case "$scale" in large | medium) ;; *) echo "bench: BENCH_SCALE is large or medi
 build_start=$(date +%s.%N)
 cargo build --release --locked -p etl-runner -p etl-mockapi
 build_s=$(awk -v a="$build_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-bin=$root/target/release
+target=${CARGO_TARGET_DIR:-$root/target}
+bin=$target/release
 etl_size=$(stat -c %s "$bin/etl")
 
-fixtures=$root/target/bench/fixtures-$scale
+fixtures=$target/bench/fixtures-$scale
 if [ ! -s "$fixtures/comments.json" ]; then
   echo "bench: generating the $scale fixture set in $fixtures"
   "$bin/etl-mockapi" generate-jsonplaceholder --scale "$scale" --out "$fixtures"
