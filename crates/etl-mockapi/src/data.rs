@@ -12,7 +12,8 @@ pub struct Dataset {
     /// Each record serialised once, for pages served without filters (the common case, and
     /// the one a benchmark measures): a page is then a concatenation, not a serialisation.
     raw: BTreeMap<String, Vec<Box<str>>>,
-    /// Children by parent key (`comments` by `postId`), built on first use.
+    /// Children by parent key (`comments` by `postId`), and records by `id`, built on first
+    /// use.
     children: Arc<Mutex<ChildIndexes>>,
 }
 
@@ -90,7 +91,8 @@ impl Dataset {
         self.raw.get(name).map(Vec::as_slice)
     }
 
-    /// Positions of the records of `child` by the text of their `key` field.
+    /// Positions of the records of `child` by the text of their `key` field (with `id`: an
+    /// index of the collection by id).
     pub(crate) fn children_by(&self, child: &str, key: &str) -> Arc<ChildIndex> {
         let mut cache = self.children.lock().unwrap_or_else(PoisonError::into_inner);
         cache

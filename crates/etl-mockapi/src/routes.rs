@@ -315,8 +315,11 @@ fn fast_list(
     let (raw, positions): (&[Box<str>], Option<Vec<usize>>) = match rest {
         [name] => (data.raw(name)?, None),
         [parent, id, child] => {
-            let parents = data.collection(parent)?;
-            find_by_id(parents, id)?;
+            data.collection(parent)?;
+            // By index, not by a scan: a fan-out asks once per parent record.
+            if !data.children_by(parent, "id").contains_key(*id) {
+                return None;
+            }
             let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
             let index = data.children_by(child, &key);
             (
@@ -557,6 +560,13 @@ pub(crate) mod tests {
         assert_eq!(ids(&get("/posts?userId=2&_limit=2", &c)), vec![1, 6]);
         assert_eq!(get("/users/99", &c).status, 404);
         assert_eq!(get("/nothing", &c).status, 404);
+        // Served from the indexes: an unknown parent is still a 404, paging still applies.
+        assert_eq!(get("/users/99/posts", &c).status, 404);
+        assert_eq!(get("/users/99/posts?_limit=5", &c).status, 404);
+        assert_eq!(
+            ids(&get("/users/2/posts?_start=8&_limit=5", &c)),
+            vec![41, 46]
+        );
     }
 
     #[test]
