@@ -240,7 +240,7 @@ fn route(
             None => return not_found(request),
         },
         [name, id] if style.is_none() => {
-            return match collection(name).and_then(|items| find_by_id(items, id)) {
+            return match collection(name).and_then(|items| find_by_id(data, name, items, id)) {
                 Some(item) => (Response::json(200, item.to_string().into_bytes()), 1),
                 None => not_found(request),
             };
@@ -249,7 +249,7 @@ fn route(
             let (Some(parents), Some(children)) = (collection(parent), collection(child)) else {
                 return not_found(request);
             };
-            if find_by_id(parents, id).is_none() {
+            if find_by_id(data, parent, parents, id).is_none() {
                 return not_found(request);
             }
             let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
@@ -280,7 +280,17 @@ fn not_found(request: &Request) -> (Response, usize) {
     )
 }
 
-fn find_by_id<'a>(items: &'a [Value], id: &str) -> Option<&'a Value> {
+/// The record with `id` among `items`, the collection `name`: through the dataset's index
+/// of that collection (a fan-out asks once per parent record), or by a scan when `items` is
+/// not the fixture collection (the live `orders`).
+fn find_by_id<'a>(data: &Dataset, name: &str, items: &'a [Value], id: &str) -> Option<&'a Value> {
+    if data
+        .collection(name)
+        .is_some_and(|c| std::ptr::eq(c, items))
+    {
+        let index = data.children_by(name, "id");
+        return index.get(id).and_then(|at| items.get(*at.first()?));
+    }
     items.iter().find(|item| field_is(item, "id", id))
 }
 
@@ -315,11 +325,7 @@ fn fast_list(
     let (raw, positions): (&[Box<str>], Option<Vec<usize>>) = match rest {
         [name] => (data.raw(name)?, None),
         [parent, id, child] => {
-            data.collection(parent)?;
-            // By index, not by a scan: a fan-out asks once per parent record.
-            if !data.children_by(parent, "id").contains_key(*id) {
-                return None;
-            }
+            find_by_id(data, parent, data.collection(parent)?, id)?;
             let key = format!("{}Id", parent.strip_suffix('s').unwrap_or(parent));
             let index = data.children_by(child, &key);
             (
@@ -559,6 +565,8 @@ pub(crate) mod tests {
         assert_eq!(ids(&r), vec![1, 6, 11, 16, 21, 26, 31, 36, 41, 46]);
         assert_eq!(ids(&get("/posts?userId=2&_limit=2", &c)), vec![1, 6]);
         assert_eq!(get("/users/99", &c).status, 404);
+        let one: Value = serde_json::from_slice(&get("/users/3", &c).body).unwrap();
+        assert_eq!(one["id"], 3);
         assert_eq!(get("/nothing", &c).status, 404);
         // Served from the indexes: an unknown parent is still a 404, paging still applies.
         assert_eq!(get("/users/99/posts", &c).status, 404);

@@ -1,8 +1,7 @@
 //! `etl`: run declarative ETL pipelines. See `etl --help`.
 
 /// mimalloc instead of the system allocator: parsing and staging make millions of small,
-/// short-lived allocations, and pages parsed on one thread are freed on the staging thread
-/// (docs/performance.md has the figures).
+/// short-lived allocations (docs/performance.md has the figures).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
