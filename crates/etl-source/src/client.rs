@@ -12,6 +12,7 @@ use url::Url;
 use crate::auth::{Auth, TokenError};
 use crate::config::{SourceConfig, TlsMaterial, display_url};
 use crate::ratelimit::RateLimiters;
+use crate::records::Records;
 use crate::retry::{self, Failure, GaveUp, StatusClass, Transient};
 use crate::spec::Method;
 use crate::{Error, secret};
@@ -46,7 +47,10 @@ pub(crate) struct Target {
 /// A JSON response.
 #[derive(Debug)]
 pub(crate) struct Fetched {
+    /// The body, its records taken out.
     pub(crate) body: Value,
+    /// The records, or why none were found (see `records::take`).
+    pub(crate) records: Result<Records, String>,
     pub(crate) headers: HeaderMap,
     /// The URL that answered, after redirects.
     pub(crate) url: Url,
@@ -359,13 +363,20 @@ impl HttpClient {
                 }
             }
             return match retry::classify_status(status) {
-                StatusClass::Success => match parse_timed(&bytes, counts) {
-                    Ok(body) => Ok(Fetched { body, headers, url }),
-                    Err(e) => Err(transient(format!(
-                        "status {status} with invalid JSON ({e}) after {} bytes",
-                        bytes.len()
-                    ))),
-                },
+                StatusClass::Success => {
+                    let size = bytes.len();
+                    match parse_timed(bytes, source.records.as_deref(), counts) {
+                        Ok((body, records)) => Ok(Fetched {
+                            body,
+                            records,
+                            headers,
+                            url,
+                        }),
+                        Err(e) => Err(transient(format!(
+                            "status {status} with invalid JSON ({e}) after {size} bytes"
+                        ))),
+                    }
+                }
                 StatusClass::Retry => {
                     let retry_after = header_str(&headers, "retry-after")
                         .and_then(|v| retry::retry_after(v, now))
@@ -429,13 +440,14 @@ fn method_name(method: Method) -> &'static str {
     }
 }
 
-/// A JSON body, the time it took counted in `counts`.
+/// A JSON body and its records (see `records::parse`), the time it took counted in `counts`.
 fn parse_timed(
-    bytes: &[u8],
+    bytes: Vec<u8>,
+    records: Option<&[String]>,
     counts: &Mutex<RequestCounts>,
-) -> Result<serde_json::Value, serde_json::Error> {
+) -> Result<(Value, Result<Records, String>), serde_json::Error> {
     let started = std::time::Instant::now();
-    let parsed = serde_json::from_slice(bytes);
+    let parsed = crate::records::parse(bytes, records);
     lock(counts).parsing += started.elapsed();
     parsed
 }

@@ -12,14 +12,15 @@ use serde_json::{Map, Value};
 use tracing::{debug, info};
 use url::Url;
 
+use crate::Error;
 use crate::client::{Fetched, HttpClient, RequestCounts, Target};
 use crate::config::{SINCE, SourceConfig, TlsMaterial, UNTIL, display_url};
 use crate::incremental::{Cursor, CursorReport, Window};
 use crate::pagination::{self, PageInfo, PageRequest};
 use crate::parents::{ParentReader, ParentRef};
 use crate::ratelimit::RateLimiters;
+use crate::records::Records;
 use crate::stage::{StageWriter, StagedTable};
-use crate::{Error, records};
 
 /// What one source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -378,20 +379,21 @@ impl SeriesRunner<'_> {
                 }
             };
             let Fetched {
-                mut body,
+                body,
+                records,
                 headers,
                 url,
             } = fetched;
-            let mut page =
-                records::take(&mut body, source.records.as_deref()).map_err(|message| {
-                    Error::Records {
-                        source_name: source.name.clone(),
-                        url: display_url(&url, &[]),
-                        message,
-                    }
-                })?;
-            if let Some(p) = parent {
-                include_parent(&mut page, p);
+            let records_error = |message: String| Error::Records {
+                source_name: source.name.clone(),
+                url: display_url(&url, &[]),
+                message,
+            };
+            let mut page = records.map_err(records_error)?;
+            if let Some(p) = parent.filter(|p| !p.include.is_empty()) {
+                let mut values = values(page, &records_error)?;
+                include_parent(&mut values, p);
+                page = Records::Values(values);
             }
 
             // `Some(true)`: records of this page were left out for `max_records`;
@@ -410,7 +412,8 @@ impl SeriesRunner<'_> {
             let asked = paginator.page_size();
             // Paging goes by the records received; `--until` only leaves some out of staging.
             if let Some(c) = cursor.as_mut() {
-                page = self.track_cursor(page, c, until, &url)?;
+                let values = values(page, &records_error)?;
+                page = Records::Values(self.track_cursor(values, c, until, &url)?);
             }
             let staging = std::time::Instant::now();
             let (verdict, fingerprint) = self.stage_page(page, previous, distinct_pages)?;
@@ -565,13 +568,16 @@ impl SeriesRunner<'_> {
     /// Under one lock: pages of concurrent series never interleave within a page.
     fn stage_page(
         &self,
-        page: Vec<Value>,
+        page: Records,
         previous: Option<(u64, u64)>,
         distinct_pages: u64,
     ) -> Result<(Verdict, u64), Error> {
         let n = page.len() as u64;
         let mut stage = self.lock_stage();
-        let fingerprint = stage.prepare_page(page)?;
+        let fingerprint = match page {
+            Records::Values(values) => stage.prepare_page(values)?,
+            Records::Raw { bytes, spans } => stage.prepare_raw(&bytes, &spans)?,
+        };
         if let Some((last, _)) = previous {
             if n > 0 && last == fingerprint {
                 // After two different pages the parameters are known to work: the same page
@@ -822,6 +828,12 @@ fn set_path(target: &mut Value, path: &str, value: Value) {
             .entry(part.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
     }
+}
+
+/// The records of a page as values.
+fn values(page: Records, error: &impl Fn(String) -> Error) -> Result<Vec<Value>, Error> {
+    page.into_values()
+        .map_err(|e| error(format!("a record could not be read again: {e}")))
 }
 
 fn include_parent(page: &mut [Value], parent: &ParentRef) {

@@ -1,6 +1,10 @@
 //! Finding the records in a response body.
 
+use std::ops::Range;
+
+use indexmap::IndexMap;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Where records are looked for when `records` is not set, in this order.
 const AUTO_KEYS: [&str; 4] = ["data", "results", "items", "records"];
@@ -12,6 +16,135 @@ pub(crate) fn take(body: &mut Value, path: Option<&[String]>) -> Result<Vec<Valu
         Some(path) => take_at(body, path),
         None => take_auto(body),
     }
+}
+
+/// A page's records.
+#[derive(Debug)]
+pub(crate) enum Records {
+    Values(Vec<Value>),
+    /// Records as they arrived: each a span of `bytes` holding one JSON value, checked when
+    /// the body was parsed. Staged without being built as values and written again.
+    Raw {
+        bytes: Vec<u8>,
+        spans: Vec<Range<usize>>,
+    },
+}
+
+impl Records {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Values(v) => v.len(),
+            Self::Raw { spans, .. } => spans.len(),
+        }
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        match self {
+            Self::Values(v) => v.truncate(n),
+            Self::Raw { spans, .. } => spans.truncate(n),
+        }
+    }
+
+    /// The records as values (for steps that read or change them).
+    pub(crate) fn into_values(self) -> Result<Vec<Value>, serde_json::Error> {
+        match self {
+            Self::Values(v) => Ok(v),
+            Self::Raw { bytes, spans } => spans
+                .into_iter()
+                .map(|span| serde_json::from_slice(&bytes[span]))
+                .collect(),
+        }
+    }
+}
+
+/// Parses a response body and takes its records out, as [`take`] does; the body comes back
+/// without them. When the records are a list at a plain place (the body itself, a path of
+/// keys, or one of the automatic keys), only the rest of the body is built as a value and
+/// the records stay the bytes they arrived as. Anything else, every error included, goes
+/// through [`take`], with its messages.
+pub(crate) fn parse(
+    bytes: Vec<u8>,
+    path: Option<&[String]>,
+) -> Result<(Value, Result<Records, String>), serde_json::Error> {
+    if let Some((body, spans)) = locate(&bytes, path) {
+        return Ok((body, Ok(Records::Raw { bytes, spans })));
+    }
+    let mut body: Value = serde_json::from_slice(&bytes)?;
+    let records = take(&mut body, path).map(Records::Values);
+    Ok((body, records))
+}
+
+/// The body without its records, and the span of each record, when [`take`] would find a
+/// list; `None` for anything else (including JSON that does not parse).
+fn locate(bytes: &[u8], path: Option<&[String]>) -> Option<(Value, Vec<Range<usize>>)> {
+    let top = *bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+    let offset = |raw: &RawValue| raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
+    let spans = |items: Vec<&RawValue>| -> Vec<Range<usize>> {
+        items
+            .into_iter()
+            .map(|r| offset(r)..offset(r) + r.get().len())
+            .collect()
+    };
+    if top == b'[' && path.is_none_or(<[String]>::is_empty) {
+        // The body is the list: what `take` leaves is `null` (`records: "."`) or `[]`.
+        let items: Vec<&RawValue> = serde_json::from_slice(bytes).ok()?;
+        let body = if path.is_some() {
+            Value::Null
+        } else {
+            Value::Array(Vec::new())
+        };
+        return Some((body, spans(items)));
+    }
+    if top != b'{' {
+        return None;
+    }
+    let map: IndexMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
+    // The list, and what `take` leaves in its place.
+    let (list, emptied) = match path {
+        Some([first, more @ ..]) => {
+            let mut at = *map.get(first.as_str())?;
+            for key in more {
+                at = *object(at)?.get(key.as_str())?;
+            }
+            (at, "null")
+        }
+        Some([]) => return None,
+        None => {
+            let found = AUTO_KEYS.iter().find_map(|key| {
+                let v = *map.get(*key)?;
+                match first_byte(v) {
+                    b'[' => Some(v),
+                    b'{' => object(v)?.values().copied().find(|v| first_byte(v) == b'['),
+                    _ => None,
+                }
+            })?;
+            (found, "[]")
+        }
+    };
+    if first_byte(list) != b'[' {
+        return None;
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(list.get()).ok()?;
+    let (start, end) = (offset(list), offset(list) + list.get().len());
+    let mut rest = Vec::with_capacity(bytes.len() - (end - start) + emptied.len());
+    rest.extend_from_slice(&bytes[..start]);
+    rest.extend_from_slice(emptied.as_bytes());
+    rest.extend_from_slice(&bytes[end..]);
+    let body = serde_json::from_slice(&rest).ok()?;
+    Some((body, spans(items)))
+}
+
+/// The keys of a JSON object, each with its value unparsed (the last of repeated keys, at the
+/// place of the first, as [`Value`] keeps them).
+fn object(raw: &RawValue) -> Option<IndexMap<String, &RawValue>> {
+    if first_byte(raw) != b'{' {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn first_byte(raw: &RawValue) -> u8 {
+    raw.get().as_bytes().first().copied().unwrap_or(b' ')
 }
 
 fn take_at(body: &mut Value, path: &[String]) -> Result<Vec<Value>, String> {
@@ -176,6 +309,69 @@ mod tests {
         );
         let err = take(&mut json!({"data": 3}), Some(&path("data"))).unwrap_err();
         assert!(err.contains("is a number, not a list"), "{err}");
+    }
+
+    /// `parse` gives what `take` gives: the same records, the same body left, the same error.
+    fn same_as_take(text: &str, path: Option<&[String]>) -> Option<bool> {
+        let parsed = parse(text.as_bytes().to_vec(), path);
+        let Ok(mut body) = serde_json::from_str::<Value>(text) else {
+            assert!(parsed.is_err(), "{text}");
+            return None;
+        };
+        let taken = take(&mut body, path);
+        let (rest, records) = parsed.unwrap();
+        assert_eq!(rest, body, "{text}");
+        let raw = matches!(records, Ok(Records::Raw { .. }));
+        let records = records.map(|r| r.into_values().unwrap());
+        assert_eq!(records, taken, "{text}");
+        Some(raw)
+    }
+
+    #[test]
+    fn parse_keeps_the_records_as_bytes_where_take_would_find_a_list() {
+        let data = path("data");
+        let rows = path("data.rows");
+        let first = path("data.0");
+        let items = path("data.items");
+        let raw = [
+            (r#"[{"id": 1}, 2, "x", null]"#, None),
+            (" \n[{\"id\": 1},\n {\"id\": 2}]\n", Some(&[][..])),
+            ("[]", None),
+            (r#"{"data": [{"id": 1}], "next": "b"}"#, None),
+            (
+                r#"{"meta": {"n": 1}, "data": {"total": 2, "rows": [1, 2]}}"#,
+                None,
+            ),
+            (r#"{"results": [1], "count": 1}"#, None),
+            (r#"{"data": 3, "items": [1]}"#, None),
+            (
+                r#"{"meta": {"n": 1}, "data": {"rows": [1, 2]}}"#,
+                Some(&rows[..]),
+            ),
+            (
+                r#"{"data": [1], "data": [2, 3], "x": {"y": "]"}}"#,
+                Some(&data[..]),
+            ),
+            (r#"{"data": [1], "data": [2, 3]}"#, None),
+        ];
+        for (text, path) in raw {
+            assert_eq!(same_as_take(text, path), Some(true), "{text}");
+        }
+        let values = [
+            (r#"{"id": 3}"#, Some(&[][..])),
+            (r#"{"data": null}"#, Some(&data[..])),
+            (r#"{"data": [[1], [2]]}"#, Some(&first[..])),
+            (r#"{"data": {"rows": []}}"#, Some(&items[..])),
+            (r#"{"data": 3}"#, Some(&data[..])),
+            (r#"{"users": [1], "total": 1}"#, None),
+            (r#""text""#, None),
+        ];
+        for (text, path) in values {
+            assert_eq!(same_as_take(text, path), Some(false), "{text}");
+        }
+        for bad in [r#"[{"id": 1},]"#, r#"{"data": [1]} x"#, "[\"\\q\"]", ""] {
+            assert_eq!(same_as_take(bad, None), None, "{bad}");
+        }
     }
 
     #[test]

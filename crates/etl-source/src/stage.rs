@@ -3,13 +3,16 @@
 //! it knows the complete set of columns and their types without a second pass: a field that
 //! first appears on the last page still becomes a column.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -129,21 +132,97 @@ impl StageWriter {
     /// pages, equal prints). Nothing reaches the file until [`StageWriter::commit_page`]; a
     /// prepared page that is not committed is dropped by the next `prepare_page`.
     pub fn prepare_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+        self.start_page();
         let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
-        self.page.clear();
-        self.page_rows = 0;
         for record in records {
-            let row = self.flatten_record(record)?;
-            self.note_types(&row);
             let start = self.page.len();
-            serde_json::to_writer(&mut self.page, &row).map_err(|e| {
-                stage_error(&self.source_name, &self.path, std::io::Error::other(e))
-            })?;
-            self.page.push(b'\n');
-            hasher.write(&self.page[start..]);
-            self.page_rows += 1;
+            self.push_value(record)?;
+            self.end_row(start, &mut hasher);
         }
         Ok(hasher.finish())
+    }
+
+    /// [`StageWriter::prepare_page`] for records as they arrived (`spans` of `bytes`, each a
+    /// checked JSON value). A record that is an object of plain fields (no object to flatten,
+    /// no key twice) is staged as its own bytes, its types noted in one pass over it; any
+    /// other is built as a value and goes the way of `prepare_page`. Both ways give the same
+    /// columns, types and values.
+    pub(crate) fn prepare_raw(
+        &mut self,
+        bytes: &[u8],
+        spans: &[Range<usize>],
+    ) -> Result<u64, Error> {
+        self.start_page();
+        let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
+        let mut fields = Vec::new();
+        for span in spans {
+            let raw = &bytes[span.clone()];
+            let start = self.page.len();
+            if !self.push_raw(raw, &mut fields)? {
+                let record = serde_json::from_slice(raw).map_err(|e| {
+                    stage_error(&self.source_name, &self.path, std::io::Error::other(e))
+                })?;
+                self.push_value(record)?;
+            }
+            self.end_row(start, &mut hasher);
+        }
+        Ok(hasher.finish())
+    }
+
+    fn start_page(&mut self) {
+        self.page.clear();
+        self.page_rows = 0;
+    }
+
+    fn end_row(&mut self, start: usize, hasher: &mut impl Hasher) {
+        self.page.push(b'\n');
+        hasher.write(&self.page[start..]);
+        self.page_rows += 1;
+    }
+
+    /// Flattens a record, notes its types and appends it to the page (without its newline).
+    fn push_value(&mut self, record: Value) -> Result<(), Error> {
+        let row = self.flatten_record(record)?;
+        self.note_types(&row);
+        serde_json::to_writer(&mut self.page, &row)
+            .map_err(|e| stage_error(&self.source_name, &self.path, std::io::Error::other(e)))
+    }
+
+    /// Appends a record as its own bytes (without its newline) when it is an object of plain
+    /// fields; `false` (and nothing noted or appended) when it has to be built as a value.
+    fn push_raw<'a>(
+        &mut self,
+        raw: &'a [u8],
+        fields: &mut Vec<(Cow<'a, str>, FieldType)>,
+    ) -> Result<bool, Error> {
+        fields.clear();
+        let mut probe = serde_json::Deserializer::from_slice(raw);
+        if probe.deserialize_map(FieldsVisitor(fields)).is_err() {
+            return Ok(false);
+        }
+        for (i, (name, _)) in fields.iter().enumerate() {
+            if fields[..i].iter().any(|(other, _)| other == name) {
+                return Ok(false);
+            }
+        }
+        if self.flatten.enabled {
+            for (name, _) in fields.iter() {
+                if name.contains(&self.flatten.separator) {
+                    self.note_origin(name, name)?;
+                }
+            }
+        }
+        for (i, (name, t)) in fields.drain(..).enumerate() {
+            self.note_type(i, &name, t);
+        }
+        if memchr::memchr2(b'\n', b'\r', raw).is_some() {
+            // Spread over lines: one line per record, so the whitespace between tokens goes
+            // (a string cannot hold a raw line break).
+            compact_into(&mut self.page, raw);
+        } else {
+            self.page.extend_from_slice(raw);
+        }
+        Ok(true)
     }
 
     /// Appends the prepared page to the staged file (a new part when the current one is full).
@@ -178,25 +257,29 @@ impl StageWriter {
         Ok(fingerprint)
     }
 
-    /// Merges the types of one row into the columns. Records of an API mostly list their
-    /// fields in the same order, so each field is first looked for at its position, which
-    /// spares a hash lookup per field.
+    /// Merges the types of one row into the columns.
     fn note_types(&mut self, row: &Map<String, Value>) {
         for (i, (name, value)) in row.iter().enumerate() {
-            let t = FieldType::of(value);
-            let at = match self.columns.get_index(i) {
-                Some((n, _)) if n == name => Some(i),
-                _ => self.columns.get_index_of(name),
-            };
-            match at.and_then(|j| self.columns.get_index_mut(j)) {
-                Some((_, existing)) => {
-                    if *existing != t {
-                        *existing = existing.merge(&t);
-                    }
+            self.note_type(i, name, FieldType::of(value));
+        }
+    }
+
+    /// Merges the type of the `i`th field of a row into its column. Records of an API mostly
+    /// list their fields in the same order, so the field is first looked for at its position,
+    /// which spares a hash lookup per field.
+    fn note_type(&mut self, i: usize, name: &str, t: FieldType) {
+        let at = match self.columns.get_index(i) {
+            Some((n, _)) if n == name => Some(i),
+            _ => self.columns.get_index_of(name),
+        };
+        match at.and_then(|j| self.columns.get_index_mut(j)) {
+            Some((_, existing)) => {
+                if *existing != t {
+                    *existing = existing.merge(&t);
                 }
-                None => {
-                    self.columns.insert(name.clone(), t);
-                }
+            }
+            None => {
+                self.columns.insert(name.to_owned(), t);
             }
         }
     }
@@ -321,6 +404,134 @@ impl StageWriter {
     }
 }
 
+/// Appends a JSON value without the whitespace between its tokens.
+fn compact_into(out: &mut Vec<u8>, raw: &[u8]) {
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in raw {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+}
+
+/// Reads a record's fields and their types without building it: an error (taken as "build it
+/// as a value") for anything but an object whose values are not objects.
+struct FieldsVisitor<'f, 'a>(&'f mut Vec<(Cow<'a, str>, FieldType)>);
+
+impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let t = map.next_value_seed(TypeSeed { nested: false })?;
+            self.0.push((key, t));
+        }
+        Ok(())
+    }
+}
+
+/// A key, borrowed from the record unless it holds escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct Key;
+        impl<'de> Visitor<'de> for Key {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
+/// The [`FieldType`] of a value, as [`FieldType::of`] gives it. An object is an error at the
+/// top of a field (it is flattened, which takes the value path) and text inside a list.
+#[derive(Clone, Copy)]
+struct TypeSeed {
+    nested: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for TypeSeed {
+    type Value = FieldType;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FieldType, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TypeSeed {
+    type Value = FieldType;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldType, E> {
+        Ok(FieldType::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<FieldType, E> {
+        Ok(FieldType::Bool)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<FieldType, E> {
+        Ok(FieldType::Int)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldType, E> {
+        // As `Value`: past `i64::MAX` a number is not `is_i64`.
+        Ok(if i64::try_from(v).is_ok() {
+            FieldType::Int
+        } else {
+            FieldType::Float
+        })
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<FieldType, E> {
+        Ok(FieldType::Float)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<FieldType, E> {
+        Ok(FieldType::String)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FieldType, A::Error> {
+        let mut element = FieldType::Null;
+        while let Some(t) = seq.next_element_seed(TypeSeed { nested: true })? {
+            element = element.merge(&t);
+        }
+        Ok(if element == FieldType::Text {
+            FieldType::Text
+        } else {
+            FieldType::List(Box::new(element))
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldType, A::Error> {
+        if !self.nested {
+            return Err(de::Error::custom("an object to flatten"));
+        }
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(FieldType::Text)
+    }
+}
+
 fn rewrite_as_text(path: &Path, columns: &[&String]) -> std::io::Result<u64> {
     let tmp = path.with_extension("ndjson.rewrite");
     let mut bytes = 0u64;
@@ -357,6 +568,7 @@ fn stage_error(source_name: &str, path: &Path, source: std::io::Error) -> Error 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -495,6 +707,139 @@ mod tests {
         assert_eq!(w.prepare_page(page()).unwrap(), first);
         let other = w.prepare_page(vec![json!({"id": 1, "a": {"b": "y"}}), json!({"id": 2})]);
         assert_ne!(other.unwrap(), first);
+    }
+
+    /// Stages pages of records given as JSON text both ways (as values; as their bytes) and
+    /// returns each way's columns and rows read back, or its error.
+    type Staged = Result<(Vec<(String, FieldType)>, Vec<Value>), String>;
+
+    fn both_ways(flatten: &Flatten, pages: &[Vec<String>]) -> (Staged, Staged) {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |raw: bool| -> Staged {
+            let path = dir.path().join(if raw { "raw.ndjson" } else { "v.ndjson" });
+            let mut w = StageWriter::create(&path, "t", flatten.clone()).unwrap();
+            for page in pages {
+                let result = if raw {
+                    let mut bytes = b"[".to_vec();
+                    let mut spans = Vec::new();
+                    for record in page {
+                        bytes
+                            .extend_from_slice(b" ,".get(usize::from(spans.is_empty())..).unwrap());
+                        spans.push(bytes.len()..bytes.len() + record.len());
+                        bytes.extend_from_slice(record.as_bytes());
+                    }
+                    w.prepare_raw(&bytes, &spans)
+                } else {
+                    let values = page.iter().map(|r| serde_json::from_str(r).unwrap());
+                    w.prepare_page(values.collect())
+                };
+                result.map_err(|e| e.to_string())?;
+                w.commit_page().unwrap();
+            }
+            let table = w.finish().unwrap();
+            let mut rows = Vec::new();
+            for part in &table.parts {
+                for line in std::fs::read_to_string(part).unwrap().lines() {
+                    rows.push(serde_json::from_str(line).unwrap());
+                }
+            }
+            assert_eq!(rows.len() as u64, table.rows);
+            Ok((table.columns, rows))
+        };
+        (run(false), run(true))
+    }
+
+    #[test]
+    fn records_staged_as_their_bytes_equal_records_staged_as_values() {
+        let pages = vec![
+            vec![
+                r#"{"id": 1, "name": "A\"b\u00e9", "score": 1.5, "tags": ["x", 2], "big": 18446744073709551615}"#,
+                "{\n  \"id\": 2,\n  \"name\": \"two words\",\r\n  \"nested\": {\"a\": [1]}\n}",
+                r#"{"id": 3, "id": "three", "lists": [[1], [2.5]], "objs": [{"a": 1}], "empty": {}}"#,
+                "[1, 2]",
+                r#"{"a__b": 1, "\u0061": null, "n": -0, "e": 1e2}"#,
+            ],
+            vec![r#"{"name": null, "late": true}"#],
+        ];
+        let pages: Vec<Vec<String>> = pages
+            .into_iter()
+            .map(|p| p.into_iter().map(String::from).collect())
+            .collect();
+        for flatten in [
+            Flatten::default(),
+            Flatten {
+                enabled: false,
+                ..Flatten::default()
+            },
+            Flatten {
+                max_depth: Some(0),
+                ..Flatten::default()
+            },
+        ] {
+            let (values, raw) = both_ways(&flatten, &pages);
+            assert_eq!(raw, values, "{flatten:?}");
+            assert!(values.is_ok());
+        }
+        // A collision found in a record staged as its bytes is the same error.
+        let clash = vec![
+            vec![r#"{"a": {"b": 1}}"#.to_owned()],
+            vec![r#"{"a__b": 2}"#.to_owned()],
+        ];
+        let (values, raw) = both_ways(&Flatten::default(), &clash);
+        assert_eq!(raw, values);
+        assert!(raw.unwrap_err().contains("both flatten to column `a__b`"));
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            "[a-c_\"\\\n é]{0,5}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec(("(a|b|a__b|c\n)", inner), 0..3)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        #[test]
+        fn any_records_stage_the_same_both_ways(
+            pages in prop::collection::vec(
+                prop::collection::vec(
+                    (prop::collection::vec(("(id|a|b|a__b|x y)", json_value()), 0..5), any::<bool>()),
+                    0..4,
+                ),
+                1..4,
+            ),
+            max_depth in prop::option::of(0u32..3),
+        ) {
+            let pages: Vec<Vec<String>> = pages
+                .into_iter()
+                .map(|page| {
+                    page.into_iter()
+                        .map(|(fields, pretty)| {
+                            let record = Value::Object(fields.into_iter().collect());
+                            if pretty {
+                                serde_json::to_string_pretty(&record).unwrap()
+                            } else {
+                                record.to_string()
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let flatten = Flatten { max_depth, ..Flatten::default() };
+            let (values, raw) = both_ways(&flatten, &pages);
+            prop_assert_eq!(raw, values);
+        }
     }
 
     #[test]
