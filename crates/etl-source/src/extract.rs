@@ -576,7 +576,7 @@ impl SeriesRunner<'_> {
         let mut stage = self.lock_stage();
         let fingerprint = match page {
             Records::Values(values) => stage.prepare_page(values)?,
-            Records::Raw { bytes, spans } => stage.prepare_raw(&bytes, &spans)?,
+            Records::Raw { text, spans } => stage.prepare_raw(&text, &spans)?,
         };
         if let Some((last, _)) = previous {
             if n > 0 && last == fingerprint {

@@ -22,10 +22,11 @@ pub(crate) fn take(body: &mut Value, path: Option<&[String]>) -> Result<Vec<Valu
 #[derive(Debug)]
 pub(crate) enum Records {
     Values(Vec<Value>),
-    /// Records as they arrived: each a span of `bytes` holding one JSON value, checked when
-    /// the body was parsed. Staged without being built as values and written again.
+    /// Records as they arrived: each a span of the body's `text` holding one JSON value,
+    /// checked when the body was parsed. Staged without being built as values and written
+    /// again.
     Raw {
-        bytes: Vec<u8>,
+        text: String,
         spans: Vec<Range<usize>>,
     },
 }
@@ -49,9 +50,9 @@ impl Records {
     pub(crate) fn into_values(self) -> Result<Vec<Value>, serde_json::Error> {
         match self {
             Self::Values(v) => Ok(v),
-            Self::Raw { bytes, spans } => spans
+            Self::Raw { text, spans } => spans
                 .into_iter()
-                .map(|span| serde_json::from_slice(&bytes[span]))
+                .map(|span| serde_json::from_str(&text[span]))
                 .collect(),
         }
     }
@@ -66,9 +67,14 @@ pub(crate) fn parse(
     bytes: Vec<u8>,
     path: Option<&[String]>,
 ) -> Result<(Value, Result<Records, String>), serde_json::Error> {
-    if let Some((body, spans)) = locate(&bytes, path) {
-        return Ok((body, Ok(Records::Raw { bytes, spans })));
-    }
+    // UTF-8 is checked once here, not again for each record and string.
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => match locate(&text, path) {
+            Some((body, spans)) => return Ok((body, Ok(Records::Raw { text, spans }))),
+            None => text.into_bytes(),
+        },
+        Err(e) => e.into_bytes(),
+    };
     let mut body: Value = serde_json::from_slice(&bytes)?;
     let records = take(&mut body, path).map(Records::Values);
     Ok((body, records))
@@ -76,9 +82,9 @@ pub(crate) fn parse(
 
 /// The body without its records, and the span of each record, when [`take`] would find a
 /// list; `None` for anything else (including JSON that does not parse).
-fn locate(bytes: &[u8], path: Option<&[String]>) -> Option<(Value, Vec<Range<usize>>)> {
-    let top = *bytes.iter().find(|b| !b.is_ascii_whitespace())?;
-    let offset = |raw: &RawValue| raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
+fn locate(text: &str, path: Option<&[String]>) -> Option<(Value, Vec<Range<usize>>)> {
+    let top = *text.as_bytes().iter().find(|b| !b.is_ascii_whitespace())?;
+    let offset = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
     let spans = |items: Vec<&RawValue>| -> Vec<Range<usize>> {
         items
             .into_iter()
@@ -87,7 +93,7 @@ fn locate(bytes: &[u8], path: Option<&[String]>) -> Option<(Value, Vec<Range<usi
     };
     if top == b'[' && path.is_none_or(<[String]>::is_empty) {
         // The body is the list: what `take` leaves is `null` (`records: "."`) or `[]`.
-        let items: Vec<&RawValue> = serde_json::from_slice(bytes).ok()?;
+        let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
         let body = if path.is_some() {
             Value::Null
         } else {
@@ -98,7 +104,7 @@ fn locate(bytes: &[u8], path: Option<&[String]>) -> Option<(Value, Vec<Range<usi
     if top != b'{' {
         return None;
     }
-    let map: IndexMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
+    let map: IndexMap<String, &RawValue> = serde_json::from_str(text).ok()?;
     // The list, and what `take` leaves in its place.
     let (list, emptied) = match path {
         Some([first, more @ ..]) => {
@@ -126,11 +132,8 @@ fn locate(bytes: &[u8], path: Option<&[String]>) -> Option<(Value, Vec<Range<usi
     }
     let items: Vec<&RawValue> = serde_json::from_str(list.get()).ok()?;
     let (start, end) = (offset(list), offset(list) + list.get().len());
-    let mut rest = Vec::with_capacity(bytes.len() - (end - start) + emptied.len());
-    rest.extend_from_slice(&bytes[..start]);
-    rest.extend_from_slice(emptied.as_bytes());
-    rest.extend_from_slice(&bytes[end..]);
-    let body = serde_json::from_slice(&rest).ok()?;
+    let rest = [&text[..start], emptied, &text[end..]].concat();
+    let body = serde_json::from_str(&rest).ok()?;
     Some((body, spans(items)))
 }
 
@@ -372,6 +375,8 @@ mod tests {
         for bad in [r#"[{"id": 1},]"#, r#"{"data": [1]} x"#, "[\"\\q\"]", ""] {
             assert_eq!(same_as_take(bad, None), None, "{bad}");
         }
+        let not_utf8 = parse(b"[\"\xff\"]".to_vec(), None).unwrap_err();
+        assert!(not_utf8.to_string().contains("invalid unicode"), "{not_utf8}");
     }
 
     #[test]

@@ -142,24 +142,20 @@ impl StageWriter {
         Ok(hasher.finish())
     }
 
-    /// [`StageWriter::prepare_page`] for records as they arrived (`spans` of `bytes`, each a
+    /// [`StageWriter::prepare_page`] for records as they arrived (`spans` of `text`, each a
     /// checked JSON value). A record that is an object of plain fields (no object to flatten,
     /// no key twice) is staged as its own bytes, its types noted in one pass over it; any
     /// other is built as a value and goes the way of `prepare_page`. Both ways give the same
     /// columns, types and values.
-    pub(crate) fn prepare_raw(
-        &mut self,
-        bytes: &[u8],
-        spans: &[Range<usize>],
-    ) -> Result<u64, Error> {
+    pub(crate) fn prepare_raw(&mut self, text: &str, spans: &[Range<usize>]) -> Result<u64, Error> {
         self.start_page();
         let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
         let mut fields = Vec::new();
         for span in spans {
-            let raw = &bytes[span.clone()];
+            let raw = &text[span.clone()];
             let start = self.page.len();
             if !self.push_raw(raw, &mut fields)? {
-                let record = serde_json::from_slice(raw).map_err(|e| {
+                let record = serde_json::from_str(raw).map_err(|e| {
                     stage_error(&self.source_name, &self.path, std::io::Error::other(e))
                 })?;
                 self.push_value(record)?;
@@ -192,11 +188,11 @@ impl StageWriter {
     /// fields; `false` (and nothing noted or appended) when it has to be built as a value.
     fn push_raw<'a>(
         &mut self,
-        raw: &'a [u8],
+        raw: &'a str,
         fields: &mut Vec<(Cow<'a, str>, FieldType)>,
     ) -> Result<bool, Error> {
         fields.clear();
-        let mut probe = serde_json::Deserializer::from_slice(raw);
+        let mut probe = serde_json::Deserializer::from_str(raw);
         if probe.deserialize_map(FieldsVisitor(fields)).is_err() {
             return Ok(false);
         }
@@ -215,6 +211,7 @@ impl StageWriter {
         for (i, (name, t)) in fields.drain(..).enumerate() {
             self.note_type(i, &name, t);
         }
+        let raw = raw.as_bytes();
         if memchr::memchr2(b'\n', b'\r', raw).is_some() {
             // Spread over lines: one line per record, so the whitespace between tokens goes
             // (a string cannot hold a raw line break).
@@ -720,15 +717,14 @@ mod tests {
             let mut w = StageWriter::create(&path, "t", flatten.clone()).unwrap();
             for page in pages {
                 let result = if raw {
-                    let mut bytes = b"[".to_vec();
+                    let mut text = "[".to_owned();
                     let mut spans = Vec::new();
                     for record in page {
-                        bytes
-                            .extend_from_slice(b" ,".get(usize::from(spans.is_empty())..).unwrap());
-                        spans.push(bytes.len()..bytes.len() + record.len());
-                        bytes.extend_from_slice(record.as_bytes());
+                        text.push_str(if spans.is_empty() { " " } else { ", " });
+                        spans.push(text.len()..text.len() + record.len());
+                        text.push_str(record);
                     }
-                    w.prepare_raw(&bytes, &spans)
+                    w.prepare_raw(&text, &spans)
                 } else {
                     let values = page.iter().map(|r| serde_json::from_str(r).unwrap());
                     w.prepare_page(values.collect())
