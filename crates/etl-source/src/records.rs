@@ -376,7 +376,10 @@ mod tests {
             assert_eq!(same_as_take(bad, None), None, "{bad}");
         }
         let not_utf8 = parse(b"[\"\xff\"]".to_vec(), None).unwrap_err();
-        assert!(not_utf8.to_string().contains("invalid unicode"), "{not_utf8}");
+        assert!(
+            not_utf8.to_string().contains("invalid unicode"),
+            "{not_utf8}"
+        );
     }
 
     #[test]
