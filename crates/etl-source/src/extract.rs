@@ -416,7 +416,9 @@ impl SeriesRunner<'_> {
                 page = Records::Values(self.track_cursor(values, c, until, &url)?);
             }
             let staging = std::time::Instant::now();
-            let (verdict, fingerprint) = self.stage_page(page, previous, distinct_pages)?;
+            let origin = display_url(&url, &[]);
+            let (verdict, fingerprint) =
+                self.stage_page(page, &origin, previous, distinct_pages)?;
             stats.staging += staging.elapsed();
             match verdict {
                 Verdict::Staged => {}
@@ -569,6 +571,7 @@ impl SeriesRunner<'_> {
     fn stage_page(
         &self,
         page: Records,
+        origin: &str,
         previous: Option<(u64, u64)>,
         distinct_pages: u64,
     ) -> Result<(Verdict, u64), Error> {
@@ -576,7 +579,7 @@ impl SeriesRunner<'_> {
         let mut stage = self.lock_stage();
         let fingerprint = match page {
             Records::Values(values) => stage.prepare_page(values)?,
-            Records::Raw { text, spans } => stage.prepare_raw(&text, &spans)?,
+            Records::Raw { text, spans } => stage.prepare_raw(&text, &spans, origin)?,
         };
         if let Some((last, _)) = previous {
             if n > 0 && last == fingerprint {
@@ -833,7 +836,7 @@ fn set_path(target: &mut Value, path: &str, value: Value) {
 /// The records of a page as values.
 fn values(page: Records, error: &impl Fn(String) -> Error) -> Result<Vec<Value>, Error> {
     page.into_values()
-        .map_err(|e| error(format!("a record could not be read again: {e}")))
+        .map_err(|e| error(format!("a record is not valid JSON ({e})")))
 }
 
 fn include_parent(page: &mut [Value], parent: &ParentRef) {

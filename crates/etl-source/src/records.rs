@@ -62,7 +62,9 @@ impl Records {
 /// without them. When the records are a list at a plain place (the body itself, a path of
 /// keys, or one of the automatic keys), only the rest of the body is built as a value and
 /// the records stay the bytes they arrived as. Anything else, every error included, goes
-/// through [`take`], with its messages.
+/// through [`take`], with its messages. The records' syntax is checked here, but a value that
+/// is refused only when read (a lone surrogate escape `"\ud800"`, a number past `f64`) is
+/// found when the records are read, as an error naming the page.
 pub(crate) fn parse(
     bytes: Vec<u8>,
     path: Option<&[String]>,

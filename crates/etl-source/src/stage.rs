@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -147,7 +147,15 @@ impl StageWriter {
     /// no key twice) is staged as its own bytes, its types noted in one pass over it; any
     /// other is built as a value and goes the way of `prepare_page`. Both ways give the same
     /// columns, types and values.
-    pub(crate) fn prepare_raw(&mut self, text: &str, spans: &[Range<usize>]) -> Result<u64, Error> {
+    /// `origin` (the page's URL) is named when a record turns out not to be valid JSON: the
+    /// body was checked as a whole, but values such as a lone surrogate escape (`"\ud800"`)
+    /// or a number past `f64` are refused only when read.
+    pub(crate) fn prepare_raw(
+        &mut self,
+        text: &str,
+        spans: &[Range<usize>],
+        origin: &str,
+    ) -> Result<u64, Error> {
         self.start_page();
         let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
         let mut fields = Vec::new();
@@ -155,8 +163,10 @@ impl StageWriter {
             let raw = &text[span.clone()];
             let start = self.page.len();
             if !self.push_raw(raw, &mut fields)? {
-                let record = serde_json::from_str(raw).map_err(|e| {
-                    stage_error(&self.source_name, &self.path, std::io::Error::other(e))
+                let record = serde_json::from_str(raw).map_err(|e| Error::Records {
+                    source_name: self.source_name.clone(),
+                    url: origin.to_owned(),
+                    message: format!("a record is not valid JSON ({e})"),
                 })?;
                 self.push_value(record)?;
             }
@@ -503,7 +513,12 @@ impl<'de> Visitor<'de> for TypeSeed {
             FieldType::Float
         })
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<FieldType, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldType, E> {
+        // An integer past 2^64 arrives here too: as a value it is written as a float
+        // (`3.4e38`), while its own digits would be past what polars reads (128 bits).
+        if v.abs() >= 18_446_744_073_709_551_616.0 {
+            return Err(de::Error::custom("a number to write as a float"));
+        }
         Ok(FieldType::Float)
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<FieldType, E> {
@@ -524,7 +539,9 @@ impl<'de> Visitor<'de> for TypeSeed {
         if !self.nested {
             return Err(de::Error::custom("an object to flatten"));
         }
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        // Read whole, not skipped: what a value refuses (a lone surrogate escape, a number
+        // past `f64`) must be refused here too.
+        while map.next_entry::<String, Value>()?.is_some() {}
         Ok(FieldType::Text)
     }
 }
@@ -724,7 +741,7 @@ mod tests {
                         spans.push(text.len()..text.len() + record.len());
                         text.push_str(record);
                     }
-                    w.prepare_raw(&text, &spans)
+                    w.prepare_raw(&text, &spans, "http://api/p")
                 } else {
                     let values = page.iter().map(|r| serde_json::from_str(r).unwrap());
                     w.prepare_page(values.collect())
@@ -776,6 +793,31 @@ mod tests {
             assert_eq!(raw, values, "{flatten:?}");
             assert!(values.is_ok());
         }
+        // Past 2^64 an integer is written as a float, as a value writes it (polars reads
+        // integers up to 128 bits); both ways read it back alike.
+        let big = vec![vec![
+            r#"{"n": 340282366920938463463374607431768211456}"#.to_owned(),
+        ]];
+        let (values, raw) = both_ways(&Flatten::default(), &big);
+        assert_eq!(raw, values);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.ndjson");
+        let mut w = StageWriter::create(&path, "t", Flatten::default()).unwrap();
+        w.prepare_raw(
+            &big[0][0],
+            &[Range {
+                start: 0,
+                end: big[0][0].len(),
+            }],
+            "u",
+        )
+        .unwrap();
+        w.commit_page().unwrap();
+        w.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"n\":3.402823669209385e+38}\n"
+        );
         // A collision found in a record staged as its bytes is the same error.
         let clash = vec![
             vec![r#"{"a": {"b": 1}}"#.to_owned()],
@@ -784,6 +826,40 @@ mod tests {
         let (values, raw) = both_ways(&Flatten::default(), &clash);
         assert_eq!(raw, values);
         assert!(raw.unwrap_err().contains("both flatten to column `a__b`"));
+    }
+
+    #[test]
+    fn a_record_that_is_not_valid_json_is_an_error_naming_the_page() {
+        // The body parses when its records are only skipped over; these are refused when read.
+        for record in [
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": [{"b": "\udc00"}]}"#,
+            r#"{"a": 1e400}"#,
+            r#"{"a": [[1e400]]}"#,
+            r#"{"\udc00": 1}"#,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w =
+                StageWriter::create(&dir.path().join("t.ndjson"), "users", Flatten::default())
+                    .unwrap();
+            let err = w
+                .prepare_raw(
+                    record,
+                    &[Range {
+                        start: 0,
+                        end: record.len(),
+                    }],
+                    "http://api/users?page=2",
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(
+                    "source `users`: http://api/users?page=2: a record is not valid JSON ("
+                ),
+                "{record}: {err}"
+            );
+        }
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
