@@ -43,14 +43,19 @@ impl FieldType {
             Value::Number(_) => Self::Float,
             Value::String(_) => Self::String,
             Value::Array(items) => {
-                let element = items.iter().fold(Self::Null, |t, v| t.merge(&Self::of(v)));
-                if element == Self::Text {
-                    Self::Text
-                } else {
-                    Self::List(Box::new(element))
-                }
+                Self::list_of(items.iter().fold(Self::Null, |t, v| t.merge(&Self::of(v))))
             }
             Value::Object(_) => Self::Text,
+        }
+    }
+
+    /// A list of `element`s; text when the elements are (a list of clashing values is staged
+    /// whole, as JSON text).
+    fn list_of(element: Self) -> Self {
+        if element == Self::Text {
+            Self::Text
+        } else {
+            Self::List(Box::new(element))
         }
     }
 
@@ -63,10 +68,7 @@ impl FieldType {
             (Self::Null, b) => b.clone(),
             (a, Self::Null) => a.clone(),
             (Self::Int, Self::Float) | (Self::Float, Self::Int) => Self::Float,
-            (Self::List(a), Self::List(b)) => match a.merge(b) {
-                Self::Text => Self::Text,
-                t => Self::List(Box::new(t)),
-            },
+            (Self::List(a), Self::List(b)) => Self::list_of(a.merge(b)),
             _ => Self::Text,
         }
     }
@@ -529,11 +531,7 @@ impl<'de> Visitor<'de> for TypeSeed {
         while let Some(t) = seq.next_element_seed(TypeSeed { nested: true })? {
             element = element.merge(&t);
         }
-        Ok(if element == FieldType::Text {
-            FieldType::Text
-        } else {
-            FieldType::List(Box::new(element))
-        })
+        Ok(FieldType::list_of(element))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldType, A::Error> {
         if !self.nested {
