@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo build test check fmt fmt-check clippy doc install bench clean
+.PHONY: demo build test check fmt fmt-check clippy doc unused-deps install bench clean
 
 demo: build
 	./scripts/demo.sh
@@ -26,7 +26,15 @@ clippy:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
 
-check: fmt-check clippy test doc
+# Dependencies declared but not used (cargo-machete, built once into target/tools).
+MACHETE := target/tools/bin/cargo-machete
+$(MACHETE):
+	$(CARGO) install --locked --root target/tools cargo-machete@0.9.2
+
+unused-deps: $(MACHETE)
+	$(MACHETE)
+
+check: fmt-check unused-deps clippy test doc
 
 bench:
 	./scripts/bench.sh

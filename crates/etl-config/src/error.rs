@@ -80,8 +80,11 @@ mod tests {
 
     #[test]
     fn shows_key_message_and_hint() {
-        let e = ConfigError::new("http.pagination.limit_parm", "`limit_parm` is not a key here")
-            .with_hint("did you mean `limit_param`?");
+        let e = ConfigError::new(
+            "http.pagination.limit_parm",
+            "`limit_parm` is not a key here",
+        )
+        .with_hint("did you mean `limit_param`?");
         assert_eq!(
             e.to_string(),
             "`http.pagination.limit_parm`: `limit_parm` is not a key here; did you mean `limit_param`?"

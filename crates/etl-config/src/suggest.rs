@@ -58,12 +58,21 @@ mod tests {
         assert_eq!(did_you_mean("colour", keys), None);
         assert_eq!(did_you_mean("page_size", keys), None);
         assert_eq!(did_you_mean("usr", ["user_id", "x"]), None);
-        assert_eq!(did_you_mean("total_comment", ["total_comments"]), Some("total_comments"));
+        assert_eq!(
+            did_you_mean("total_comment", ["total_comments"]),
+            Some("total_comments")
+        );
     }
 
     #[test]
     fn hints_or_lists() {
-        assert_eq!(hint_or_list("nmae", ["name", "id"], "columns"), "did you mean `name`?");
-        assert_eq!(hint_or_list("zzz", ["name", "id"], "columns"), "the columns are `name`, `id`");
+        assert_eq!(
+            hint_or_list("nmae", ["name", "id"], "columns"),
+            "did you mean `name`?"
+        );
+        assert_eq!(
+            hint_or_list("zzz", ["name", "id"], "columns"),
+            "the columns are `name`, `id`"
+        );
     }
 }

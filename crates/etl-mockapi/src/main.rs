@@ -194,26 +194,50 @@ fn main() -> Result<()> {
         )
         .init();
     let args = Args::parse();
-    if let Some(Command::GenerateOrders { count, seed }) = args.command {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &generate_orders(count, seed))?;
-        writeln!(out)?;
-        return Ok(());
+    if let Some(command) = &args.command {
+        return tool(command);
     }
-    match args.command {
-        Some(Command::GenerateJsonplaceholder { scale, seed, out }) => {
+    let data = Dataset::load(&args.fixtures)?;
+    let config = config(&args)?;
+    let server = MockServer::bind(SocketAddr::new(args.host, args.port), data, config)
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let url = server.url();
+    if let Some(path) = &args.addr_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &url)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    println!(
+        "etl-mockapi listening on {url} (fixtures: {})",
+        args.fixtures.display()
+    );
+    server.wait();
+    Ok(())
+}
+
+/// The commands that are not the server: generators, the floor client, the report check.
+fn tool(command: &Command) -> Result<()> {
+    match command {
+        Command::GenerateOrders { count, seed } => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &generate_orders(*count, *seed))?;
+            writeln!(out)?;
+            Ok(())
+        }
+        Command::GenerateJsonplaceholder { scale, seed, out } => {
             let scale = match scale {
                 ScaleArg::Large => bench::Scale::LARGE,
                 ScaleArg::Medium => bench::Scale::MEDIUM,
             };
-            return bench::generate_jsonplaceholder(&out, scale, seed)
-                .with_context(|| format!("cannot write the fixtures into {}", out.display()));
+            bench::generate_jsonplaceholder(out, scale, *seed)
+                .with_context(|| format!("cannot write the fixtures into {}", out.display()))
         }
-        Some(Command::Floor {
+        Command::Floor {
             url,
             endpoints,
             page_size,
-        }) => {
+        } => {
             let addr = url
                 .strip_prefix("http://")
                 .context("--url takes http://HOST:PORT")?
@@ -223,7 +247,7 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let floor = runtime.block_on(bench::floor(&addr, &endpoints, page_size))?;
+            let floor = runtime.block_on(bench::floor(&addr, &endpoints, *page_size))?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -233,12 +257,12 @@ fn main() -> Result<()> {
                     "seconds": floor.elapsed.as_secs_f64(),
                 })
             );
-            return Ok(());
+            Ok(())
         }
-        Some(Command::CheckEngagement { fixtures, report }) => {
-            let expected = bench::expected_engagement(&fixtures)
+        Command::CheckEngagement { fixtures, report } => {
+            let expected = bench::expected_engagement(fixtures)
                 .with_context(|| format!("cannot read the fixtures in {}", fixtures.display()))?;
-            let text = std::fs::read_to_string(&report)
+            let text = std::fs::read_to_string(report)
                 .with_context(|| format!("cannot read {}", report.display()))?;
             if let Err(difference) = bench::check_engagement(&text, &expected) {
                 bail!(
@@ -252,14 +276,16 @@ fn main() -> Result<()> {
                 fixtures.display(),
                 expected.len()
             );
-            return Ok(());
+            Ok(())
         }
-        _ => {}
     }
-    let data = Dataset::load(&args.fixtures)?;
-    let config = MockConfig {
+}
+
+/// The server's behaviour, from the flags.
+fn config(args: &Args) -> Result<MockConfig> {
+    Ok(MockConfig {
         max_page_size: args.max_page_size,
-        auth: auth(&args)?,
+        auth: auth(args)?,
         rate_limit: args
             .rate_limit
             .as_deref()
@@ -319,22 +345,7 @@ fn main() -> Result<()> {
             }
             None => None,
         },
-    };
-    let server = MockServer::bind(SocketAddr::new(args.host, args.port), data, config)
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let url = server.url();
-    if let Some(path) = &args.addr_file {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &url)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-    }
-    println!(
-        "etl-mockapi listening on {url} (fixtures: {})",
-        args.fixtures.display()
-    );
-    server.wait();
-    Ok(())
+    })
 }
 
 fn auth(args: &Args) -> Result<Option<AuthRequirement>> {

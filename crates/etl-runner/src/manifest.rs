@@ -3,13 +3,15 @@
 //! counts, names, paths and checksums.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use etl_sink::Written;
 use etl_source::SourceStats;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::error::RunFailure;
+use crate::run::{RunClock, RunReport};
 
 /// What one run did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +38,77 @@ pub struct Manifest {
     /// The options the run was started with.
     #[serde(default)]
     pub options: RunOptionsEntry,
+}
+
+/// How a run ended, for its manifest.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    pub pipeline: &'a str,
+    pub file: &'a Path,
+    pub clock: &'a RunClock,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub result: Result<&'a RunReport, &'a RunFailure>,
+    pub interrupted: bool,
+    pub options: RunOptionsEntry,
+}
+
+impl Manifest {
+    /// The manifest of a run that has just ended.
+    pub fn of(outcome: Outcome<'_>) -> Self {
+        let finished_at = chrono::Utc::now();
+        let sources =
+            |s: &[(String, SourceStats)]| s.iter().map(|(n, s)| SourceEntry::new(n, s)).collect();
+        let (status, error, sources, sinks, tables, state) = match outcome.result {
+            Ok(r) => (
+                "succeeded",
+                None,
+                sources(&r.sources),
+                r.sinks.iter().map(|(n, w)| SinkEntry::new(n, w)).collect(),
+                r.tables
+                    .iter()
+                    .map(|(n, t)| TableEntry {
+                        source: n.clone(),
+                        path: t.path.clone(),
+                        rows: t.rows,
+                        bytes: t.bytes,
+                        sha256: t.sha256.clone(),
+                    })
+                    .collect(),
+                r.state.as_ref().map(|p| p.display().to_string()),
+            ),
+            Err(f) => (
+                if outcome.interrupted {
+                    "interrupted"
+                } else {
+                    "failed"
+                },
+                Some(f.to_string()),
+                sources(&f.sources),
+                Vec::new(),
+                Vec::new(),
+                None,
+            ),
+        };
+        Self {
+            etl_version: env!("CARGO_PKG_VERSION").to_owned(),
+            pipeline: outcome.pipeline.to_owned(),
+            pipeline_file: outcome.file.display().to_string(),
+            pipeline_sha256: fs::read(outcome.file)
+                .map(|b| sha256(&b))
+                .unwrap_or_default(),
+            run_id: outcome.clock.run_id.clone(),
+            started_at: outcome.started_at.to_rfc3339(),
+            finished_at: finished_at.to_rfc3339(),
+            duration_s: (finished_at - outcome.started_at).as_seconds_f64(),
+            status: status.to_owned(),
+            error,
+            sources,
+            sinks,
+            tables,
+            state_saved: state,
+            options: outcome.options,
+        }
+    }
 }
 
 /// `etl run` options as given.
@@ -150,25 +223,7 @@ impl SinkEntry {
     }
 }
 
-/// The hex sha256 of a file, read in pieces.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// The hex sha256 of some bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
+pub use crate::digest::{sha256, sha256_file};
 
 /// Where the manifests of `pipeline` live under `root` (`.etl`).
 pub fn folder(root: &Path, pipeline: &str) -> PathBuf {

@@ -1,5 +1,5 @@
 //! The live display of `etl run` on a terminal: a line per source (pages, records, rate, waits
-//! and why), fed by the progress events of `etl-source` (target [`etl_source::progress::TARGET`]).
+//! and why), fed by the progress events of `etl-source` (it is their [`ProgressSink`]).
 //! Under cron or a pipe there is none: plain log lines only.
 
 use std::fmt::Write as _;
@@ -7,11 +7,10 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use etl_source::{ProgressEvent, ProgressSink, WaitReason};
 use indexmap::IndexMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
-use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::Context;
 
 /// Whether `etl run` shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -214,63 +213,26 @@ impl Progress {
     }
 }
 
-/// The fields of a progress event.
-#[derive(Default)]
-struct Event {
-    kind: String,
-    source: String,
-    records: u64,
-    wait_ms: u64,
-    reason: String,
-}
-
-impl Visit for Event {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "event" => value.clone_into(&mut self.kind),
-            "source" => value.clone_into(&mut self.source),
-            "reason" => value.clone_into(&mut self.reason),
-            _ => {}
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        match field.name() {
-            "records" => self.records = value,
-            "wait_ms" => self.wait_ms = value,
-            _ => {}
-        }
-    }
-
-    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Progress {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != etl_source::progress::TARGET {
-            return;
-        }
-        let mut e = Event::default();
-        event.record(&mut e);
-        self.update(&e.source, |line, now| match e.kind.as_str() {
-            "started" => line.started = Some(now),
-            "page" => {
+impl ProgressSink for Progress {
+    fn event(&self, source: &str, event: ProgressEvent) {
+        self.update(source, |line, now| match event {
+            ProgressEvent::Started => line.started = Some(now),
+            ProgressEvent::Page { records } => {
                 line.pages += 1;
-                line.records += e.records;
+                line.records += records;
             }
-            "wait" => {
-                let wait = Duration::from_millis(e.wait_ms);
-                *line.waited.entry(e.reason.clone()).or_default() += wait;
+            ProgressEvent::Waiting { wait, reason } => {
+                let why = reason.to_string();
+                *line.waited.entry(why.clone()).or_default() += wait;
                 // A retry's wait is announced before it; a rate-limit wait after.
-                if e.reason.starts_with("retry") {
-                    line.waiting = Some((now + wait, e.reason.clone()));
+                if matches!(reason, WaitReason::Retry { .. }) {
+                    line.waiting = Some((now + wait, why));
                 }
             }
-            "finished" => {
+            ProgressEvent::Finished => {
                 line.done = Some(line.started.map_or(Duration::ZERO, |s| now - s));
                 line.bar.finish_with_message(line.message(now));
             }
-            _ => {}
         });
     }
 }
@@ -400,5 +362,45 @@ mod tests {
         );
         assert_eq!(group(1_234_567), "1,234,567");
         assert_eq!(group(999), "999");
+    }
+
+    #[test]
+    fn events_update_the_line_of_their_source() {
+        let progress = Progress::new(&[("posts".into(), None)], ProgressMode::Never);
+        progress.multi.set_draw_target(ProgressDrawTarget::hidden());
+        progress.event("posts", ProgressEvent::Started);
+        progress.event("posts", ProgressEvent::Page { records: 100 });
+        progress.event("posts", ProgressEvent::Page { records: 20 });
+        let wait = Duration::from_millis(300);
+        let retry = WaitReason::Retry {
+            failure: "status 503".into(),
+        };
+        progress.event(
+            "posts",
+            ProgressEvent::Waiting {
+                wait,
+                reason: retry,
+            },
+        );
+        let rate = WaitReason::RateLimit;
+        progress.event("posts", ProgressEvent::Waiting { wait, reason: rate });
+        progress.event("other", ProgressEvent::Page { records: 5 });
+        {
+            let lines = progress.sources.lock().unwrap();
+            let line = &lines["posts"];
+            assert_eq!((line.pages, line.records), (2, 120));
+            assert_eq!(
+                line.waited.keys().collect::<Vec<_>>(),
+                ["retry: status 503", "rate limit"]
+            );
+            assert_eq!(
+                line.waiting.as_ref().map(|(_, why)| why.as_str()),
+                Some("retry: status 503")
+            );
+            assert!(line.done.is_none());
+        }
+        progress.event("posts", ProgressEvent::Finished);
+        assert!(progress.sources.lock().unwrap()["posts"].done.is_some());
+        progress.finish();
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use etl_config::ConfigError;
 use serde::Deserialize;
 
 /// `schedule: "0 2 * * *"` or `schedule: { cron: "0 2 * * *", timezone: Europe/Paris }`.
@@ -45,7 +46,7 @@ const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl Schedule {
     /// Parses a schedule; the error says which field is wrong and how to write it.
-    pub fn parse(spec: &ScheduleSpec) -> Result<Self, String> {
+    pub fn parse(spec: &ScheduleSpec) -> Result<Self, ConfigError> {
         let (text, zone) = match spec {
             ScheduleSpec::Cron(c) => (c.as_str(), None),
             ScheduleSpec::Full(o) => (o.cron.as_str(), o.timezone.as_deref()),
@@ -53,7 +54,11 @@ impl Schedule {
         let timezone: Tz = match zone {
             None => Tz::UTC,
             Some(z) => z.parse().map_err(|_| {
-                format!("`{z}` is not an IANA time zone; write one such as `UTC` or `Europe/Paris`")
+                ConfigError::new(
+                    "schedule.timezone",
+                    format!("`{z}` is not an IANA time zone"),
+                )
+                .with_hint("write one such as `UTC` or `Europe/Paris`")
             })?,
         };
         let fields: Vec<&str> = text.split_whitespace().collect();
@@ -61,15 +66,21 @@ impl Schedule {
             5 => std::iter::once("0").chain(fields).collect(),
             6 => fields,
             n => {
-                return Err(format!(
-                    "`{text}` has {n} field(s); write five (minute hour day month weekday, \
-                     `0 2 * * *`) or six with seconds first (`*/30 * * * * *`)"
-                ));
+                return Err(
+                    ConfigError::new("schedule", format!("`{text}` has {n} field(s)")).with_hint(
+                        "write five (minute hour day month weekday, `0 2 * * *`) or six with \
+                     seconds first (`*/30 * * * * *`)",
+                    ),
+                );
             }
         };
         let field = |i: usize, name: &str, min: u32, max: u32, names: &[&str]| {
-            parse_field(fields[i], min, max, names)
-                .map_err(|m| format!("`{text}`: the {name} field `{}` {m}", fields[i]))
+            parse_field(fields[i], min, max, names).map_err(|m| {
+                ConfigError::new(
+                    "schedule",
+                    format!("`{text}`: the {name} field `{}` {m}", fields[i]),
+                )
+            })
         };
         let mut weekdays = field(5, "weekday", 0, 7, &WEEKDAYS)?;
         // 7 is Sunday too.
@@ -267,7 +278,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = |c: &str| Schedule::parse(&ScheduleSpec::Cron(c.into())).unwrap_err();
+        let e = |c: &str| {
+            Schedule::parse(&ScheduleSpec::Cron(c.into()))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(e("0 25 * * *").contains("hour field `25` holds 25, outside 0-23"));
         assert!(e("* * *").contains("3 field(s)"));
         assert!(e("0 0 * * funday").contains("weekday"));
@@ -277,7 +292,8 @@ mod tests {
             timezone: Some("Mars/Olympus".into()),
         }))
         .unwrap_err();
-        assert!(z.contains("Mars/Olympus"));
+        assert_eq!(z.key.to_string(), "schedule.timezone");
+        assert!(z.message.contains("Mars/Olympus"));
         assert!(
             Schedule::parse(&ScheduleSpec::Cron("0 0 30 2 *".into()))
                 .unwrap()

@@ -19,6 +19,79 @@ use serde_json::Value;
 /// The state file's format version.
 const VERSION: u32 = 1;
 
+/// Why the state or a merged table cannot be read, written or removed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error("cannot read the state `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the state `{}` is not readable ({source}); fix it, or start the sources over with \
+         `etl state reset`",
+        path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("the state `{}` has format version {found}, this etl reads version {VERSION}", path.display())]
+    Version { path: PathBuf, found: u32 },
+    #[error(
+        "the stored cursor of `{source_name}` is not usable: {message}; run `etl state reset \
+         FILE --source {source_name}`"
+    )]
+    Cursor {
+        source_name: String,
+        message: String,
+    },
+    #[error(
+        "the stored cursor of `{source_name}` is a `{stored}` value, but the pipeline's \
+         `cursor_field` is now `{configured}`; start the source over with `etl state reset {} \
+         --source {source_name}`",
+        file.display()
+    )]
+    CursorFieldChanged {
+        source_name: String,
+        stored: String,
+        configured: String,
+        file: PathBuf,
+    },
+    #[error("cannot write the merged table of `{source_name}` under `{}`: {source}", dir.display())]
+    WriteTable {
+        source_name: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot put the merged table of `{source_name}` in place at `{}`: {source}", path.display())]
+    PlaceTable {
+        source_name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "every output is in place but the state could not be saved under `{}`: {source}; the \
+         next run fetches this window again",
+        root.display()
+    )]
+    Save {
+        root: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot remove `{}`: {source}", path.display())]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Everything a pipeline remembers between runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -67,42 +140,36 @@ pub fn table_path(root: &Path, pipeline: &str, source: &str) -> PathBuf {
 
 impl State {
     /// The stored state, or `None` before the first successful incremental run.
-    pub fn load(root: &Path, pipeline: &str) -> Result<Option<Self>, String> {
+    pub fn load(root: &Path, pipeline: &str) -> Result<Option<Self>, StateError> {
         let path = path(root, pipeline);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read the state `{}`: {e}", path.display())),
+            Err(source) => return Err(StateError::Read { path, source }),
         };
-        let state: Self = serde_json::from_slice(&bytes).map_err(|e| {
-            format!(
-                "the state `{}` is not readable ({e}); fix it, or start the sources over with \
-                 `etl state reset`",
-                path.display()
-            )
-        })?;
+        let state: Self = match serde_json::from_slice(&bytes) {
+            Ok(state) => state,
+            Err(source) => return Err(StateError::Corrupt { path, source }),
+        };
         if state.version != VERSION {
-            return Err(format!(
-                "the state `{}` has format version {}, this etl reads version {VERSION}",
-                path.display(),
-                state.version
-            ));
+            return Err(StateError::Version {
+                path,
+                found: state.version,
+            });
         }
         Ok(Some(state))
     }
 
     /// Where `source` starts this run; a stored cursor that does not parse is an error
     /// naming the file.
-    pub fn window(&self, source: &str) -> Result<Window, String> {
+    pub fn window(&self, source: &str) -> Result<Window, StateError> {
         let Some(s) = self.sources.get(source) else {
             return Ok(Window::default());
         };
         let parse = |v: &Value| {
-            Cursor::from_json(v).map_err(|m| {
-                format!(
-                    "the stored cursor of `{source}` is not usable: {m}; run `etl state reset \
-                     FILE --source {source}`"
-                )
+            Cursor::from_json(v).map_err(|m| StateError::Cursor {
+                source_name: source.to_owned(),
+                message: m.to_string(),
             })
         };
         let mut window = Window {
@@ -146,7 +213,7 @@ impl State {
 /// `etl state reset`: forgets the cursor and merged table of one source, or everything of
 /// the pipeline (its state file and its whole `data/` folder, even when the state file is no
 /// longer readable). Returns what was removed.
-pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<String>, String> {
+pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<String>, StateError> {
     let mut removed = Vec::new();
     let file = path(root, pipeline);
     let Some(source) = source else {
@@ -154,7 +221,7 @@ pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<St
         match fs::remove_dir_all(&data) {
             Ok(()) => removed.push(data.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove `{}`: {e}", data.display())),
+            Err(source) => return Err(StateError::Remove { path: data, source }),
         }
         if remove_if_present(&file)? {
             removed.push(file.display().to_string());
@@ -169,18 +236,21 @@ pub fn reset(root: &Path, pipeline: &str, source: Option<&str>) -> Result<Vec<St
         if st.sources.remove(source).is_some() {
             removed.push(format!("the cursor of `{source}`"));
             st.write(root)
-                .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+                .map_err(|source| StateError::Write { path: file, source })?;
         }
     }
     Ok(removed)
 }
 
 /// Removes a file; `false` if there was none.
-fn remove_if_present(path: &Path) -> Result<bool, String> {
+fn remove_if_present(path: &Path) -> Result<bool, StateError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(format!("cannot remove `{}`: {e}", path.display())),
+        Err(source) => Err(StateError::Remove {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

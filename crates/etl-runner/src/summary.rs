@@ -152,7 +152,7 @@ fn cell(value: Option<AnyValue<'_>>, max: usize) -> String {
         Some(other) => other.to_string(),
     };
     // One line per row: control characters are shown escaped.
-    let text = crate::diagnostic::escape_controls(&text);
+    let text = crate::pipeline::diagnostic::escape_controls(&text);
     if text.chars().count() > max {
         let cut: String = text.chars().take(max - 1).collect();
         format!("{cut}…")

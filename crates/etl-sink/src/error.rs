@@ -1,13 +1,15 @@
+//! The crate's errors: [`Error`] when a sink runs, and [`Problems`], which collects the
+//! [`ConfigError`]s of the config stage. A leaf: every other module may use it.
+
 use std::path::PathBuf;
 
-/// Everything that can go wrong in a sink.
+use etl_config::{ConfigError, KeyPath, quote_list};
+
+/// Everything that can go wrong while a sink writes (its configuration was checked by
+/// [`SinkSpec::build`](crate::SinkSpec::build), which reports [`ConfigError`]s).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The sink's configuration is wrong; found before anything runs.
-    #[error("`{key}`: {message}")]
-    Config { key: String, message: String },
-
     /// The target exists and `if_exists` is `fail`.
     #[error(
         "sink `{sink}`: `{}` already exists; set `if_exists: overwrite` or put `{{timestamp}}` \
@@ -43,4 +45,94 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// A sink with `latest` given to [`prepare`](crate::prepare), which has no path for the
+    /// copy: the caller must use [`prepare_with_latest`](crate::prepare_with_latest).
+    #[error(
+        "`sinks.{sink}.latest`: `{template}` needs the run's placeholders; this caller must \
+         write the sink with `prepare_with_latest`"
+    )]
+    LatestNotRendered { sink: String, template: String },
+
+    /// `latest` rendered to the path of the file itself.
+    #[error(
+        "`sinks.{sink}.latest`: renders to `{}`, the file `path` writes; name another file",
+        latest.display()
+    )]
+    LatestIsPath { sink: String, latest: PathBuf },
+
+    /// `preview.sort_by` names a column the output does not have.
+    #[error(
+        "`sinks.{sink}.preview.sort_by`: `{column}` is not a column of the output; it has {}",
+        quote_list(columns)
+    )]
+    PreviewColumn {
+        sink: String,
+        column: String,
+        /// The output's columns.
+        columns: Vec<String>,
+    },
+}
+
+impl Error {
+    /// [`Error::Data`]: `message` is usually a polars error.
+    pub(crate) fn data(sink: &str, message: impl std::fmt::Display) -> Self {
+        Error::Data {
+            sink: sink.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A problem with one value, not yet placed: [`Problems::keep`] puts it under its key.
+pub(crate) fn problem(message: impl Into<String>) -> ConfigError {
+    ConfigError::new(KeyPath::root(), message)
+}
+
+/// The config problems found below one key (`sinks.report`), collected so that every one is
+/// reported at once.
+#[derive(Debug)]
+pub(crate) struct Problems {
+    at: KeyPath,
+    found: Vec<ConfigError>,
+}
+
+impl Problems {
+    pub(crate) fn new(at: KeyPath) -> Self {
+        Self {
+            at,
+            found: Vec::new(),
+        }
+    }
+
+    /// The key `key` (dotted, below this one).
+    pub(crate) fn key(&self, key: &str) -> KeyPath {
+        self.at.join(&KeyPath::parse(key))
+    }
+
+    /// The value of a check of `key`, or `None` with its problem kept, placed under `key`.
+    pub(crate) fn keep<T>(&mut self, key: &str, checked: Result<T, ConfigError>) -> Option<T> {
+        checked.map_err(|e| self.push(key, e)).ok()
+    }
+
+    /// A problem with `key` (dotted, below this one).
+    pub(crate) fn push(&mut self, key: &str, problem: ConfigError) {
+        let key = self.key(key);
+        self.found.push(problem.under(&key));
+    }
+
+    /// The value of a part checked on its own (with its problems already placed), or `None`
+    /// with its problems kept.
+    pub(crate) fn keep_all<T>(&mut self, built: Result<T, Vec<ConfigError>>) -> Option<T> {
+        built.map_err(|errors| self.found.extend(errors)).ok()
+    }
+
+    /// `value` if no problem was found, else every problem, in the order found. `value` is
+    /// `None` only when a problem was found (a part that failed its check).
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, Vec<ConfigError>> {
+        match value {
+            Some(value) if self.found.is_empty() => Ok(value),
+            _ => Err(self.found),
+        }
+    }
 }

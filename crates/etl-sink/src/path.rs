@@ -2,6 +2,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use etl_config::ConfigError;
+
+use crate::error::problem;
+
 const PLACEHOLDERS: [&str; 5] = ["pipeline", "sink", "date", "timestamp", "run_id"];
 
 /// A checked path template.
@@ -24,45 +28,46 @@ pub struct RenderVars<'a> {
 
 impl PathTemplate {
     /// Checks placeholders and that the path stays in the working directory (unless
-    /// `allow_outside`).
-    pub fn parse(template: &str, allow_outside: bool) -> Result<Self, String> {
+    /// `allow_outside`). The error has no key: place it under the template's key with
+    /// [`ConfigError::under`].
+    pub fn parse(template: &str, allow_outside: bool) -> Result<Self, ConfigError> {
         if template.trim().is_empty() {
-            return Err(
-                "is empty; give a file path such as `reports/{pipeline}_{timestamp}.csv`".into(),
-            );
+            return Err(problem("is empty")
+                .with_hint("give a file path such as `reports/{pipeline}_{timestamp}.csv`"));
         }
         if template.chars().any(char::is_control) {
-            return Err("contains control characters".into());
+            return Err(problem("contains control characters"));
         }
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}') else {
-                return Err(format!("`{template}` has a `{{` without its `}}`"));
+                return Err(problem(format!("`{template}` has a `{{` without its `}}`")));
             };
             let name = &rest[open + 1..open + close];
             if !PLACEHOLDERS.contains(&name) {
-                return Err(format!(
-                    "`{{{name}}}` is not a placeholder; use {}",
-                    PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ")
-                ));
+                return Err(
+                    problem(format!("`{{{name}}}` is not a placeholder")).with_hint(format!(
+                        "use {}",
+                        PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ")
+                    )),
+                );
             }
             rest = &rest[open + close + 1..];
         }
         if template.ends_with('/') || template.ends_with(std::path::MAIN_SEPARATOR) {
-            return Err(format!(
-                "`{template}` is a folder; name the file, e.g. `{template}{{sink}}.csv`"
-            ));
+            return Err(problem(format!("`{template}` is a folder"))
+                .with_hint(format!("name the file, e.g. `{template}{{sink}}.csv`")));
         }
-        let this = Self {
-            template: template.to_owned(),
-        };
         if !allow_outside && escapes(Path::new(template)) {
-            return Err(format!(
-                "`{template}` leaves the working directory; use a relative path inside it, or set \
-                 `allow_outside: true` on the sink"
-            ));
+            return Err(
+                problem(format!("`{template}` leaves the working directory")).with_hint(
+                    "use a relative path inside it, or set `allow_outside: true` on the sink",
+                ),
+            );
         }
-        Ok(this)
+        Ok(Self {
+            template: template.to_owned(),
+        })
     }
 
     /// The path for one run.
@@ -144,10 +149,7 @@ impl PathTemplate {
         vars: &RenderVars<'_>,
         keep: usize,
     ) -> std::io::Result<Vec<PathBuf>> {
-        let folder = match written.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let folder = folder_of(written);
         let mut files = Vec::new();
         for entry in std::fs::read_dir(&folder)? {
             let entry = entry?;
@@ -170,6 +172,14 @@ impl PathTemplate {
             removed.push(path);
         }
         Ok(removed)
+    }
+}
+
+/// The folder a file goes in: `.` for a bare file name.
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -317,16 +327,19 @@ mod tests {
         assert!(
             PathTemplate::parse("r/{time}.csv", false)
                 .unwrap_err()
+                .to_string()
                 .contains("`{time}` is not a placeholder")
         );
         assert!(
             PathTemplate::parse("../../etc/x", false)
                 .unwrap_err()
+                .to_string()
                 .contains("leaves the working directory")
         );
         assert!(
             PathTemplate::parse("/tmp/x.csv", false)
                 .unwrap_err()
+                .to_string()
                 .contains("allow_outside")
         );
         assert!(PathTemplate::parse("a/../b.csv", false).is_ok());
@@ -334,6 +347,7 @@ mod tests {
         assert!(
             PathTemplate::parse("reports/", false)
                 .unwrap_err()
+                .to_string()
                 .contains("is a folder")
         );
     }

@@ -1,6 +1,8 @@
+//! `preview:`: the rows of an output printed after the run.
+
 use polars::prelude::*;
 
-use crate::Error;
+use crate::error::Error;
 use crate::spec::PreviewSpec;
 
 /// The rows `preview` asks for: sorted if it says so, then the first `rows`.
@@ -8,17 +10,14 @@ pub fn preview(df: &DataFrame, spec: &PreviewSpec, sink: &str) -> Result<DataFra
     let sorted = match &spec.sort_by {
         Some(column) => {
             if df.column(column).is_err() {
-                let names: Vec<String> = df
-                    .get_column_names()
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect();
-                return Err(Error::Config {
-                    key: format!("sinks.{sink}.preview.sort_by"),
-                    message: format!(
-                        "`{column}` is not a column of the output; it has {}",
-                        names.join(", ")
-                    ),
+                return Err(Error::PreviewColumn {
+                    sink: sink.to_owned(),
+                    column: column.clone(),
+                    columns: df
+                        .get_column_names()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
                 });
             }
             // A stable sort: ties keep the file's order.
@@ -28,12 +27,40 @@ pub fn preview(df: &DataFrame, spec: &PreviewSpec, sink: &str) -> Result<DataFra
                     .with_order_descending(spec.descending)
                     .with_maintain_order(true),
             )
-            .map_err(|e| Error::Data {
-                sink: sink.to_owned(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| Error::data(sink, e))?
         }
         None => df.clone(),
     };
     Ok(sorted.head(Some(spec.rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(sort_by: Option<&str>) -> PreviewSpec {
+        PreviewSpec {
+            sort_by: sort_by.map(str::to_owned),
+            descending: true,
+            rows: 2,
+        }
+    }
+
+    #[test]
+    fn sorts_then_cuts_or_names_the_columns() {
+        let df = df!("id" => [1i64, 3, 2], "name" => ["a", "c", "b"]).unwrap();
+        let rows = preview(&df, &spec(Some("id")), "report").unwrap();
+        assert_eq!(
+            rows.column("name").unwrap().str().unwrap().get(1),
+            Some("b")
+        );
+        assert_eq!(rows.height(), 2);
+        assert_eq!(preview(&df, &spec(None), "report").unwrap().height(), 2);
+        let err = preview(&df, &spec(Some("nmae")), "report").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sinks.report.preview.sort_by`: `nmae` is not a column of the output; it has `id`, \
+             `name`"
+        );
+    }
 }

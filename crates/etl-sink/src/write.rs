@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use polars::prelude::DataFrame;
 use tempfile::NamedTempFile;
 
-use crate::spec::{Format, IfExists, SinkConfig};
-use crate::{Error, csv, ndjson, parquet};
+use crate::config::SinkConfig;
+use crate::error::Error;
+use crate::path::folder_of;
+use crate::spec::IfExists;
 
 /// A file a sink wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,13 +58,9 @@ struct LatestCopy {
 /// [`prepare_with_latest`]. Here it is an error, as the copy would silently go stale.
 pub fn prepare(df: &mut DataFrame, sink: &SinkConfig, path: &Path) -> Result<Prepared, Error> {
     if let Some(latest) = &sink.latest {
-        return Err(Error::Config {
-            key: format!("sinks.{}.latest", sink.name),
-            message: format!(
-                "`{}` needs the run's placeholders; this caller must write the sink with \
-                 `prepare_with_latest`",
-                latest.as_str()
-            ),
+        return Err(Error::LatestNotRendered {
+            sink: sink.name.clone(),
+            template: latest.as_str().to_owned(),
         });
     }
     prepare_with_latest(df, sink, path, None)
@@ -78,12 +76,9 @@ pub fn prepare_with_latest(
     latest: Option<&Path>,
 ) -> Result<Prepared, Error> {
     if let Some(latest) = latest.filter(|l| *l == path) {
-        return Err(Error::Config {
-            key: format!("sinks.{}.latest", sink.name),
-            message: format!(
-                "renders to `{}`, the file `path` writes; name another file",
-                latest.display()
-            ),
+        return Err(Error::LatestIsPath {
+            sink: sink.name.clone(),
+            latest: latest.to_owned(),
         });
     }
     let folder = folder_of(path);
@@ -110,11 +105,7 @@ pub fn prepare_with_latest(
         temp_beside(path, &folder).map_err(prepared.io("create a temporary file in", &folder))?;
     {
         let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
-        match sink.format {
-            Format::Csv => csv::write(df, sink, &mut out)?,
-            Format::Parquet => parquet::write(df, sink, &mut out)?,
-            Format::Ndjson => ndjson::write(df, sink, &mut out)?,
-        }
+        sink.format.write(df, &sink.name, &mut out)?;
         out.flush().map_err(prepared.io("write", path))?;
     }
     tmp.as_file()
@@ -174,10 +165,7 @@ impl Prepared {
     /// the copy fails ([`Error::Latest`]), the file is in place.
     pub fn commit(mut self) -> Result<Written, Error> {
         let Some(tmp) = self.tmp.take() else {
-            return Err(Error::Data {
-                sink: self.sink.clone(),
-                message: "nothing was prepared".into(),
-            });
+            return Err(Error::data(&self.sink, "nothing was prepared"));
         };
         let persisted = match self.if_exists {
             IfExists::Overwrite => tmp.persist(&self.path).map(drop),
@@ -200,10 +188,7 @@ impl Prepared {
         let latest = match self.latest.as_mut() {
             Some(copy) => {
                 let Some(tmp) = copy.tmp.take() else {
-                    return Err(Error::Data {
-                        sink: self.sink.clone(),
-                        message: "the latest copy was not prepared".into(),
-                    });
+                    return Err(Error::data(&self.sink, "the latest copy was not prepared"));
                 };
                 if let Err(e) = tmp.persist(&copy.path) {
                     return Err(Error::Latest {
@@ -260,14 +245,6 @@ impl Drop for Prepared {
     }
 }
 
-/// The folder a file goes in: `.` for a bare file name.
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// A hidden temporary file in `folder` named after `path`: `.NAME.XXXXXX.tmp`.
 fn temp_beside(path: &Path, folder: &Path) -> std::io::Result<NamedTempFile> {
     let file_name = path
@@ -299,11 +276,4 @@ fn missing_folders(folder: &Path) -> Vec<PathBuf> {
 /// [`prepare`], not for a sink with `latest`).
 pub fn write(df: &mut DataFrame, sink: &SinkConfig, path: &Path) -> Result<Written, Error> {
     prepare(df, sink, path)?.commit()
-}
-
-pub(crate) fn data_error(sink: &SinkConfig, e: &polars::prelude::PolarsError) -> Error {
-    Error::Data {
-        sink: sink.name.clone(),
-        message: e.to_string(),
-    }
 }

@@ -41,28 +41,48 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Why text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    #[error("`{0}` is not a duration; {HINT}")]
+    NotADuration(String),
+    #[error("`{0}` has no unit; {HINT}")]
+    NoUnit(String),
+    #[error("`{unit}` in `{text}` is not a unit; {HINT}")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` is too large a duration")]
+    TooLarge(String),
+}
+
+const HINT: &str = "write a whole number and a unit: `250ms`, `30s`, `5m`, `1h` or `7d`";
+
 impl FromStr for HumanDuration {
-    type Err = String;
+    type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let hint = "write a whole number and a unit: `250ms`, `30s`, `5m`, `1h` or `7d`";
         if digits.is_empty() {
-            return Err(format!("`{s}` is not a duration; {hint}"));
+            return Err(DurationError::NotADuration(s.to_owned()));
         }
         let n: u64 = digits
             .parse()
-            .map_err(|_| format!("`{s}` is too large a duration"))?;
+            .map_err(|_| DurationError::TooLarge(s.to_owned()))?;
         let d = match unit.trim() {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
             "d" => Duration::from_secs(n.saturating_mul(86_400)),
-            "" => return Err(format!("`{s}` has no unit; {hint}")),
-            other => return Err(format!("`{other}` in `{s}` is not a unit; {hint}")),
+            "" => return Err(DurationError::NoUnit(s.to_owned())),
+            other => {
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_owned(),
+                    text: s.to_owned(),
+                });
+            }
         };
         Ok(Self(d))
     }
@@ -142,22 +162,21 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        assert!(
-            "30".parse::<HumanDuration>()
-                .unwrap_err()
-                .contains("no unit")
-        );
-        assert!(
-            "5 days"
-                .parse::<HumanDuration>()
-                .unwrap_err()
-                .contains("not a unit")
-        );
-        assert!(
-            "soon"
-                .parse::<HumanDuration>()
-                .unwrap_err()
-                .contains("not a duration")
-        );
+        let hint = "write a whole number and a unit: `250ms`, `30s`, `5m`, `1h` or `7d`";
+        for (text, message) in [
+            ("30", format!("`30` has no unit; {hint}")),
+            (
+                "5 days",
+                format!("`days` in `5 days` is not a unit; {hint}"),
+            ),
+            ("soon", format!("`soon` is not a duration; {hint}")),
+            (
+                "99999999999999999999s",
+                "`99999999999999999999s` is too large a duration".to_owned(),
+            ),
+        ] {
+            let e = text.parse::<HumanDuration>().unwrap_err();
+            assert_eq!(e.to_string(), message);
+        }
     }
 }

@@ -1,13 +1,10 @@
 use std::path::PathBuf;
 
-/// Everything that can go wrong while building or running a source.
+/// Everything that can go wrong while running a source. (Problems of configuration are
+/// [`etl_config::ConfigError`]s, returned by [`crate::build`].)
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A source's configuration is wrong; found without touching the network.
-    #[error("`{key}`: {message}")]
-    Config { key: String, message: String },
-
     /// The server answered with a status that retrying cannot fix.
     #[error("source `{source_name}`: {method} {url} answered {status}{excerpt}; {hint}")]
     Status {
@@ -88,6 +85,10 @@ pub enum Error {
         source_name: String,
         message: String,
     },
+
+    /// A `for_each` source was run before its parent source.
+    #[error("source `{source_name}`: its `for_each` parent `{parent}` has not run before it")]
+    ParentNotRun { source_name: String, parent: String },
 
     /// Two fields flatten to the same column name.
     #[error(

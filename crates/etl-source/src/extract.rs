@@ -13,13 +13,16 @@ use tracing::{debug, info};
 use url::Url;
 
 use crate::Error;
-use crate::client::{Fetched, HttpClient, RequestCounts, Target};
-use crate::config::{SINCE, SourceConfig, TlsMaterial, UNTIL, display_url};
-use crate::incremental::{Cursor, CursorReport, Window};
-use crate::pagination::{self, PageInfo, PageRequest};
+use crate::client::{Fetched, Fetcher, HttpClient, RequestCounts, Target};
+use crate::config::{SINCE, SourceConfig, TlsMaterial, UNTIL};
+use crate::incremental::{Cursor, CursorError, CursorReport, Window};
+use crate::pagination::{self, PageInfo, PageRequest, Paginator};
 use crate::parents::{ParentReader, ParentRef};
+use crate::progress::{Progress, ProgressSink};
 use crate::ratelimit::RateLimiters;
 use crate::records::Records;
+use crate::redact::{display_url, shown_param};
+use crate::spec::ForEachSpec;
 use crate::stage::{StageWriter, StagedTable};
 
 /// What one source did.
@@ -48,12 +51,7 @@ impl SourceStats {
     fn add(&mut self, other: &SourceStats) {
         self.pages += other.pages;
         self.records += other.records;
-        self.counts.requests += other.counts.requests;
-        self.counts.retries += other.counts.retries;
-        self.counts.rate_limited += other.counts.rate_limited;
-        self.counts.waited += other.counts.waited;
-        self.counts.bytes += other.counts.bytes;
-        self.counts.parsing += other.counts.parsing;
+        self.counts.add(&other.counts);
         self.staging += other.staging;
         self.page_size_cap = self.page_size_cap.max(other.page_size_cap);
         self.stopped_by = self.stopped_by.or(other.stopped_by);
@@ -78,11 +76,12 @@ impl std::fmt::Display for Bound {
 }
 
 /// Runs sources: HTTP clients (one per TLS setup) and the host rate limiters, shared by a
-/// whole run.
+/// whole run, and where progress goes.
 #[derive(Debug, Clone, Default)]
 pub struct Extractor {
     clients: Arc<Mutex<HashMap<Option<TlsMaterial>, HttpClient>>>,
     limiters: RateLimiters,
+    progress: Option<Arc<dyn ProgressSink>>,
 }
 
 type Prefetch<'a> =
@@ -93,6 +92,13 @@ impl Extractor {
         let extractor = Self::default();
         extractor.client(None)?;
         Ok(extractor)
+    }
+
+    /// The same extractor, reporting the progress of every source it runs to `sink`.
+    #[must_use]
+    pub fn with_progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
     }
 
     fn client(&self, tls: Option<&TlsMaterial>) -> Result<HttpClient, Error> {
@@ -119,7 +125,8 @@ impl Extractor {
         window: Option<&Window>,
     ) -> Result<(SourceStats, StagedTable), Error> {
         let started = tokio::time::Instant::now();
-        crate::progress::started(&source.name);
+        let progress = Progress::new(self.progress.as_deref(), &source.name);
+        progress.started();
         let client = self.client(source.tls.as_ref())?;
         let stage = Mutex::new(StageWriter::create(
             stage_path,
@@ -128,79 +135,25 @@ impl Extractor {
         )?);
         let default_window = Window::default();
         let runner = SeriesRunner {
-            client: &client,
-            limiters: &self.limiters,
+            fetcher: Fetcher {
+                client: &client,
+                source,
+                limiters: &self.limiters,
+                progress,
+            },
             source,
             stage: &stage,
             window: window.unwrap_or(&default_window),
         };
-        let mut stats = SourceStats::default();
         let mut report = source.incremental.as_ref().map(|i| {
-            let w = window.unwrap_or(&default_window);
+            let w = runner.window;
             CursorReport {
                 field: i.field_name(),
                 before: w.since.or(w.stored).or(i.initial),
                 ..CursorReport::default()
             }
         });
-        let fold = |report: &mut Option<CursorReport>,
-                    parent: Option<&str>,
-                    series: Option<SeriesCursor>|
-         -> Result<(), Error> {
-            let (Some(r), Some(c)) = (report.as_mut(), series) else {
-                return Ok(());
-            };
-            r.missing += c.missing;
-            r.after_until += c.after_until;
-            r.sent = r.sent.or(c.sent);
-            r.add_series(parent, c.start, c.seen)
-                .map_err(|message| Error::Records {
-                    source_name: source.name.clone(),
-                    url: display_url(&source.url, &source.params),
-                    message,
-                })
-        };
-        match (&source.for_each, parent) {
-            (None, _) => {
-                let (series, cursor) = runner.run(None, source.concurrency > 1).await?;
-                stats.add(&series);
-                fold(&mut report, None, cursor)?;
-            }
-            (Some(each), Some(parent)) => {
-                let parents =
-                    ParentReader::open(parent, &source.name, each, &source.include_from_parent)?;
-                let mut seen = HashSet::new();
-                let dedupe = source.include_from_parent.is_empty();
-                let mut count = 0u64;
-                let wanted = parents.filter(|p| match p {
-                    Ok(p) if dedupe => seen.insert(p.key.clone()),
-                    _ => true,
-                });
-                let mut series = stream::iter(wanted)
-                    .map(|p| {
-                        let runner = &runner;
-                        async move {
-                            let p = p?;
-                            let (stats, cursor) = runner.run(Some(&p), false).await?;
-                            Ok::<_, Error>((p.key, stats, cursor))
-                        }
-                    })
-                    .buffer_unordered(source.concurrency);
-                while let Some(result) = series.next().await {
-                    let (key, series_stats, cursor) = result?;
-                    stats.add(&series_stats);
-                    fold(&mut report, Some(&key), cursor)?;
-                    count += 1;
-                }
-                stats.parents = Some(count);
-            }
-            (Some(each), None) => {
-                return Err(Error::Config {
-                    key: format!("sources.{}.for_each.source", source.name),
-                    message: format!("`{}` has not run before this source", each.source),
-                });
-            }
-        }
+        let mut stats = runner.run_all(parent, &mut report).await?;
         let table = stage
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -223,7 +176,7 @@ impl Extractor {
                 url: display_url(&source.url, &source.params),
             });
         }
-        crate::progress::finished(&source.name);
+        progress.finished();
         info!(
             source = %source.name,
             pages = stats.pages,
@@ -238,8 +191,7 @@ impl Extractor {
 
 /// What one series needs; shared by the series of a `for_each` source.
 struct SeriesRunner<'a> {
-    client: &'a HttpClient,
-    limiters: &'a RateLimiters,
+    fetcher: Fetcher<'a>,
     source: &'a SourceConfig,
     stage: &'a Mutex<StageWriter>,
     window: &'a Window,
@@ -261,6 +213,58 @@ struct SeriesCursor {
     after_until: u64,
 }
 
+/// What every request of a series starts from, before the paginator adds its part: the URL,
+/// the parameters and the body, with the parent's key and the incremental window filled in.
+struct SeriesBase {
+    url: Url,
+    params: Vec<(String, String)>,
+    body: Option<Value>,
+    /// `--until` of an incremental source: records after it are left out.
+    until: Option<Cursor>,
+}
+
+/// A series' way through its pages so far.
+#[derive(Default)]
+struct Walk {
+    stats: SourceStats,
+    /// The page number each position was first asked for.
+    seen: HashMap<String, u64>,
+    /// Fingerprint and records of the last page.
+    previous: Option<(u64, u64)>,
+    /// Pages staged with records, all different.
+    distinct_pages: u64,
+}
+
+impl Walk {
+    /// Refuses a position asked for before: the paging would go round in a circle.
+    fn check_position(&mut self, request: &PageRequest, source: &str) -> Result<(), Error> {
+        let number = self.stats.pages + 1;
+        match self.seen.insert(request.key(), number) {
+            None => Ok(()),
+            Some(first) => Err(Error::Loop {
+                source_name: source.to_owned(),
+                message: format!(
+                    "the paging came back to {} (asked for page {first}, again for page \
+                     {number}); the API's paging goes round in a circle",
+                    describe(request)
+                ),
+            }),
+        }
+    }
+
+    /// Counts a staged page of `n` records; `asked` is the page size asked for.
+    fn staged(&mut self, n: u64, fingerprint: u64, asked: Option<u64>) {
+        if let (Some((_, last_n)), Some(asked)) = (self.previous, asked) {
+            if n > 0 && last_n < asked {
+                self.stats.page_size_cap = Some(self.stats.page_size_cap.unwrap_or(0).max(last_n));
+            }
+        }
+        self.stats.records += n;
+        self.distinct_pages += u64::from(n > 0);
+        self.previous = Some((fingerprint, n));
+    }
+}
+
 /// How a staged page compared with the one before.
 enum Verdict {
     Staged,
@@ -271,33 +275,170 @@ enum Verdict {
 }
 
 impl SeriesRunner<'_> {
+    /// Every series of the source: one, or one per parent record (`for_each`).
+    async fn run_all(
+        &self,
+        parent: Option<&StagedTable>,
+        report: &mut Option<CursorReport>,
+    ) -> Result<SourceStats, Error> {
+        match (&self.source.for_each, parent) {
+            (None, _) => {
+                let (stats, cursor) = self.run(None, self.source.concurrency > 1).await?;
+                self.fold_cursor(report, None, cursor)?;
+                Ok(stats)
+            }
+            (Some(each), Some(parent)) => self.run_per_parent(each, parent, report).await,
+            (Some(each), None) => Err(Error::ParentNotRun {
+                source_name: self.source.name.clone(),
+                parent: each.source.clone(),
+            }),
+        }
+    }
+
+    /// One series per parent record, `concurrency` at a time; a key seen before is fetched
+    /// once (unless `include_from_parent` makes each record's series its own).
+    async fn run_per_parent(
+        &self,
+        each: &ForEachSpec,
+        parent: &StagedTable,
+        report: &mut Option<CursorReport>,
+    ) -> Result<SourceStats, Error> {
+        let source = self.source;
+        let parents = ParentReader::open(parent, &source.name, each, &source.include_from_parent)?;
+        let mut seen = HashSet::new();
+        let dedupe = source.include_from_parent.is_empty();
+        let wanted = parents.filter(|p| match p {
+            Ok(p) if dedupe => seen.insert(p.key.clone()),
+            _ => true,
+        });
+        let mut series = stream::iter(wanted)
+            .map(|p| async move {
+                let p = p?;
+                let (stats, cursor) = self.run(Some(&p), false).await?;
+                Ok::<_, Error>((p.key, stats, cursor))
+            })
+            .buffer_unordered(source.concurrency);
+        let mut stats = SourceStats::default();
+        let mut count = 0u64;
+        while let Some(result) = series.next().await {
+            let (key, series_stats, cursor) = result?;
+            stats.add(&series_stats);
+            self.fold_cursor(report, Some(&key), cursor)?;
+            count += 1;
+        }
+        stats.parents = Some(count);
+        Ok(stats)
+    }
+
+    /// Folds one series' cursor into the source's report.
+    fn fold_cursor(
+        &self,
+        report: &mut Option<CursorReport>,
+        parent: Option<&str>,
+        series: Option<SeriesCursor>,
+    ) -> Result<(), Error> {
+        let (Some(r), Some(c)) = (report.as_mut(), series) else {
+            return Ok(());
+        };
+        r.missing += c.missing;
+        r.after_until += c.after_until;
+        r.sent = r.sent.or(c.sent);
+        r.add_series(parent, c.start, c.seen)
+            .map_err(|e| Error::Records {
+                source_name: self.source.name.clone(),
+                url: display_url(&self.source.url, &self.source.params),
+                message: e.to_string(),
+            })
+    }
+
     /// One request series: the pages of the source, or of one parent record's request.
     async fn run(
         &self,
         parent: Option<&ParentRef>,
         parallel: bool,
     ) -> Result<(SourceStats, Option<SeriesCursor>), Error> {
-        let source = self.source;
-        let mut cursor = match &source.incremental {
-            Some(inc) => {
-                let key = parent.map(|p| p.key.as_str());
-                let sent = self
-                    .window
-                    .since_for(key, inc)
-                    .map_err(|message| self.request_error(&source.url, message))?;
-                Some(SeriesCursor {
-                    start: self.window.start_of(key, inc.initial),
-                    sent,
-                    ..SeriesCursor::default()
-                })
+        let mut cursor = self.series_cursor(parent)?;
+        let base = self.base(parent, cursor.as_ref())?;
+        let mut paginator = pagination::paginator(&self.source.pagination);
+        let mut request = paginator.first();
+        let mut walk = Walk::default();
+        let mut from = base.url.clone();
+        let mut prefetch: Option<Prefetch<'_>> = None;
+        loop {
+            walk.check_position(&request, &self.source.name)?;
+            let Fetched {
+                body,
+                records,
+                headers,
+                url,
+            } = self
+                .fetch_page(&mut prefetch, &request, &base, &from, &mut walk.stats)
+                .await?;
+            let (mut page, cut) = self.select(records, parent, &url, walk.stats.records)?;
+            let n = page.len() as u64;
+            walk.stats.pages += 1;
+            debug!(source = %self.source.name, page = walk.stats.pages, records = n, at = %describe(&request), "Fetched page.");
+            // Paging goes by the records received; `--until` only leaves some out of staging.
+            if let Some(c) = cursor.as_mut() {
+                let values = self.values(page, &url)?;
+                page = Records::Values(self.track_cursor(values, c, base.until, &url)?);
             }
-            None => None,
+            let Some(fingerprint) = self.stage(page, n, &url, &request, &mut walk)? else {
+                break;
+            };
+            walk.staged(n, fingerprint, paginator.page_size());
+            self.fetcher.progress.page(n);
+            let info = PageInfo {
+                records: n,
+                body: &body,
+                headers: &headers,
+                url: &url,
+            };
+            if parallel && walk.stats.pages == 1 {
+                prefetch = self.prefetch_rest(paginator.as_ref(), &info, &base);
+            }
+            let next = paginator
+                .next(&info)
+                .map_err(|message| self.records_error(&url, message))?;
+            from = url;
+            match self.bounded(next, cut, &mut walk.stats) {
+                Some(next) => request = next,
+                None => break,
+            }
+        }
+        Ok((walk.stats, cursor))
+    }
+
+    /// Where an incremental series starts: the stored cursor (of its parent, with
+    /// `for_each`), `--since` or `initial`.
+    fn series_cursor(&self, parent: Option<&ParentRef>) -> Result<Option<SeriesCursor>, Error> {
+        let Some(inc) = &self.source.incremental else {
+            return Ok(None);
         };
+        let key = parent.map(|p| p.key.as_str());
+        let sent = self
+            .window
+            .since_for(key, inc)
+            .map_err(|e| self.request_error(&self.source.url, e.to_string()))?;
+        Ok(Some(SeriesCursor {
+            start: self.window.start_of(key, inc.initial),
+            sent,
+            ..SeriesCursor::default()
+        }))
+    }
+
+    /// The URL, parameters and body of a series, `{key}`, `{since}` and `{until}` filled.
+    fn base(
+        &self,
+        parent: Option<&ParentRef>,
+        cursor: Option<&SeriesCursor>,
+    ) -> Result<SeriesBase, Error> {
+        let source = self.source;
         let format = source
             .incremental
             .as_ref()
             .and_then(|i| i.format.as_deref());
-        let since = cursor.as_ref().and_then(|c| c.sent);
+        let since = cursor.and_then(|c| c.sent);
         let until = self.window.until.filter(|_| source.incremental.is_some());
         let since_text = since.map(|c| c.format(format));
         let until_text = until.map(|c| c.format(format));
@@ -307,17 +448,17 @@ impl SeriesRunner<'_> {
             since_text: since_text.as_deref(),
             until_text: until_text.as_deref(),
         };
-        let base_url = source
+        let url = source
             .url_for(
                 parent.map(|p| p.key.as_str()),
                 since_text.as_deref(),
                 until_text.as_deref(),
             )
             .map_err(|message| self.request_error(&source.url, message))?;
-        if base_url.origin() != source.url.origin() {
+        if url.origin() != source.url.origin() {
             // A parent value must not choose which host receives the credentials.
             return Err(self.request_error(
-                &base_url,
+                &url,
                 format!(
                     "the parent's `{}` value moved the request off `{}`; keep `{{...}}` out of \
                      the host part of `endpoint`",
@@ -326,7 +467,7 @@ impl SeriesRunner<'_> {
                 ),
             ));
         }
-        let mut base_params: Vec<(String, String)> = source
+        let mut params: Vec<(String, String)> = source
             .params
             .iter()
             .map(|(k, v)| (k.clone(), fill_text(v, source, parent, &window)))
@@ -334,177 +475,158 @@ impl SeriesRunner<'_> {
         if let Some(inc) = &source.incremental {
             for (param, value) in [(&inc.param, &since_text), (&inc.until_param, &until_text)] {
                 if let (Some(p), Some(v)) = (param, value) {
-                    base_params.retain(|(k, _)| k != p);
-                    base_params.push((p.clone(), v.clone()));
+                    params.retain(|(k, _)| k != p);
+                    params.push((p.clone(), v.clone()));
                 }
             }
         }
-        let base_body = source
+        let body = source
             .body
             .clone()
             .map(|b| fill_value(b, source, parent, &window));
-        let mut paginator = pagination::paginator(&source.pagination);
-        let mut request = paginator.first();
-        let mut stats = SourceStats::default();
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        let mut previous: Option<(u64, u64)> = None; // (fingerprint, records) of the last page
-        let mut distinct_pages = 0u64;
-        let mut from = base_url.clone();
-        let mut prefetch: Option<Prefetch<'_>> = None;
-        loop {
-            let number = stats.pages + 1;
-            if let Some(first) = seen.insert(request.key(), number) {
-                return Err(Error::Loop {
-                    source_name: source.name.clone(),
-                    message: format!(
-                        "the paging came back to {} (asked for page {first}, again for page \
-                         {number}); the API's paging goes round in a circle",
-                        describe(&request)
-                    ),
-                });
-            }
-            let fetched = match self.take_prefetched(&mut prefetch, &request).await {
-                Some(result) => {
-                    let (fetched, counts) = result?;
-                    add_counts(&mut stats.counts, &counts);
-                    stats.parallel_pages += 1;
-                    fetched
-                }
-                None => {
-                    let target =
-                        self.target(&base_url, &base_params, base_body.as_ref(), &request, &from)?;
-                    self.client
-                        .fetch(source, self.limiters, &target, &mut stats.counts)
-                        .await?
-                }
-            };
-            let Fetched {
-                body,
-                records,
-                headers,
-                url,
-            } = fetched;
-            let records_error = |message: String| Error::Records {
-                source_name: source.name.clone(),
-                url: display_url(&url, &[]),
-                message,
-            };
-            let mut page = records.map_err(records_error)?;
-            if let Some(p) = parent.filter(|p| !p.include.is_empty()) {
-                let mut values = values(page, &records_error)?;
-                include_parent(&mut values, p);
-                page = Records::Values(values);
-            }
+        Ok(SeriesBase {
+            url,
+            params,
+            body,
+            until,
+        })
+    }
 
-            // `Some(true)`: records of this page were left out for `max_records`;
-            // `Some(false)`: the bound is reached exactly, more pages would exceed it.
-            let mut cut = None;
-            if let Some(max) = source.max_records {
-                let room = max.saturating_sub(stats.records);
-                if page.len() as u64 >= room {
-                    cut = Some(page.len() as u64 > room);
-                    page.truncate(usize::try_from(room).unwrap_or(usize::MAX));
-                }
-            }
-            let n = page.len() as u64;
-            stats.pages += 1;
-            debug!(source = %source.name, page = stats.pages, records = n, at = %describe(&request), "Fetched page.");
-            let asked = paginator.page_size();
-            // Paging goes by the records received; `--until` only leaves some out of staging.
-            if let Some(c) = cursor.as_mut() {
-                let values = values(page, &records_error)?;
-                page = Records::Values(self.track_cursor(values, c, until, &url)?);
-            }
-            let staging = std::time::Instant::now();
-            let origin = display_url(&url, &[]);
-            let (verdict, fingerprint) =
-                self.stage_page(page, &origin, previous, distinct_pages)?;
-            stats.staging += staging.elapsed();
-            match verdict {
-                Verdict::Staged => {}
-                Verdict::RepeatedLast => {
-                    debug!(source = %source.name, "The page after the last repeated it; done.");
-                    break;
-                }
-                Verdict::Loop => {
-                    let names: Vec<String> = request
-                        .params
-                        .iter()
-                        .map(|(k, _)| format!("`{k}`"))
-                        .chain(request.body.iter().map(|(k, _)| format!("`{k}`")))
-                        .collect();
-                    let what = if names.is_empty() {
-                        "its next links".to_owned()
-                    } else {
-                        format!("the paging parameters {}", names.join(", "))
-                    };
-                    return Err(Error::Loop {
-                        source_name: source.name.clone(),
-                        message: format!(
-                            "page {} ({}) holds the same {n} records as the page before: the API \
-                             ignores {what}; check `pagination` (a last page repeated past the \
-                             end is taken as the end only after two different pages)",
-                            stats.pages,
-                            describe(&request),
-                        ),
-                    });
-                }
-            }
-            if let (Some((_, last_n)), Some(asked)) = (previous, asked) {
-                if n > 0 && last_n < asked {
-                    stats.page_size_cap = Some(stats.page_size_cap.unwrap_or(0).max(last_n));
-                }
-            }
-            stats.records += n;
-            crate::progress::page(&source.name, n);
-            distinct_pages += u64::from(n > 0);
-            previous = Some((fingerprint, n));
-
-            let info = PageInfo {
-                records: n,
-                body: &body,
-                headers: &headers,
-                url: &url,
-            };
-            if parallel && stats.pages == 1 {
-                if let Some(mut predicted) = paginator.predict(&info).filter(|p| !p.is_empty()) {
-                    // Never ahead of `max_pages`.
-                    if let Some(max) = source.max_pages {
-                        let room = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
-                        predicted.truncate(room);
-                    }
-                    debug!(source = %source.name, pages = predicted.len(), "Fetching the remaining pages in parallel.");
-                    prefetch = Some(self.prefetch(
-                        predicted,
-                        &base_url,
-                        &base_params,
-                        base_body.as_ref(),
-                        &base_url,
-                    ));
-                }
-            }
-            let next = paginator.next(&info).map_err(|message| Error::Records {
-                source_name: source.name.clone(),
-                url: display_url(&url, &[]),
-                message,
-            })?;
-            from = url.clone();
-            if let (Some(dropped), Some(max)) = (cut, source.max_records) {
-                if dropped || next.is_some() {
-                    stats.stopped_by = Some(Bound::MaxRecords(max));
-                }
-                break;
-            }
-            let Some(next) = next else { break };
-            if let Some(max) = source.max_pages {
-                if stats.pages >= max {
-                    stats.stopped_by = Some(Bound::MaxPages(max));
-                    break;
-                }
-            }
-            request = next;
+    /// The page at `request`: prefetched, or fetched now. Its counts go to `stats`.
+    async fn fetch_page(
+        &self,
+        prefetch: &mut Option<Prefetch<'_>>,
+        request: &PageRequest,
+        base: &SeriesBase,
+        from: &Url,
+        stats: &mut SourceStats,
+    ) -> Result<Fetched, Error> {
+        if let Some(result) = self.take_prefetched(prefetch, request).await {
+            let (fetched, counts) = result?;
+            stats.counts.add(&counts);
+            stats.parallel_pages += 1;
+            return Ok(fetched);
         }
-        Ok((stats, cursor))
+        let target = self.target(base, request, from)?;
+        self.fetcher.fetch(&target, &mut stats.counts).await
+    }
+
+    /// The records of a page, each given its parent's fields, cut to what `max_records`
+    /// leaves room for after `staged` records. The cut is `Some(true)` when records of this
+    /// page were left out, `Some(false)` when the bound is reached exactly.
+    fn select(
+        &self,
+        records: Result<Records, String>,
+        parent: Option<&ParentRef>,
+        url: &Url,
+        staged: u64,
+    ) -> Result<(Records, Option<bool>), Error> {
+        let mut page = records.map_err(|message| self.records_error(url, message))?;
+        if let Some(p) = parent.filter(|p| !p.include.is_empty()) {
+            let mut values = self.values(page, url)?;
+            include_parent(&mut values, p);
+            page = Records::Values(values);
+        }
+        let mut cut = None;
+        if let Some(max) = self.source.max_records {
+            let room = max.saturating_sub(staged);
+            if page.len() as u64 >= room {
+                cut = Some(page.len() as u64 > room);
+                page.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+            }
+        }
+        Ok((page, cut))
+    }
+
+    /// Stages a page of `n` records fetched from `url` at `request`; its fingerprint, or
+    /// `None` when it repeats the last page past the end. A page that repeats the one before
+    /// otherwise is an API ignoring the paging: an error.
+    fn stage(
+        &self,
+        page: Records,
+        n: u64,
+        url: &Url,
+        request: &PageRequest,
+        walk: &mut Walk,
+    ) -> Result<Option<u64>, Error> {
+        let staging = std::time::Instant::now();
+        let origin = display_url(url, &[]);
+        let (verdict, fingerprint) =
+            self.stage_page(page, &origin, walk.previous, walk.distinct_pages)?;
+        walk.stats.staging += staging.elapsed();
+        match verdict {
+            Verdict::Staged => Ok(Some(fingerprint)),
+            Verdict::RepeatedLast => {
+                debug!(source = %self.source.name, "The page after the last repeated it; done.");
+                Ok(None)
+            }
+            Verdict::Loop => Err(self.loop_error(request, walk.stats.pages, n)),
+        }
+    }
+
+    /// Page `number` (`n` records, at `request`) repeats the page before.
+    fn loop_error(&self, request: &PageRequest, number: u64, n: u64) -> Error {
+        let names: Vec<String> = request
+            .params
+            .iter()
+            .map(|(k, _)| format!("`{k}`"))
+            .chain(request.body.iter().map(|(k, _)| format!("`{k}`")))
+            .collect();
+        let what = if names.is_empty() {
+            "its next links".to_owned()
+        } else {
+            format!("the paging parameters {}", names.join(", "))
+        };
+        Error::Loop {
+            source_name: self.source.name.clone(),
+            message: format!(
+                "page {number} ({}) holds the same {n} records as the page before: the API \
+                 ignores {what}; check `pagination` (a last page repeated past the end is taken \
+                 as the end only after two different pages)",
+                describe(request),
+            ),
+        }
+    }
+
+    /// After the first page, the remaining pages the paginator can predict, fetched ahead in
+    /// parallel (never past `max_pages`).
+    fn prefetch_rest<'s>(
+        &'s self,
+        paginator: &dyn Paginator,
+        first: &PageInfo<'_>,
+        base: &'s SeriesBase,
+    ) -> Option<Prefetch<'s>> {
+        let mut predicted = paginator.predict(first).filter(|p| !p.is_empty())?;
+        if let Some(max) = self.source.max_pages {
+            let room = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+            predicted.truncate(room);
+        }
+        debug!(source = %self.source.name, pages = predicted.len(), "Fetching the remaining pages in parallel.");
+        Some(self.prefetch(predicted, base))
+    }
+
+    /// The next page, unless the API or a bound (`max_records`, `max_pages`) ends the series
+    /// here; a bound that ends it is noted in `stats`.
+    fn bounded(
+        &self,
+        next: Option<PageRequest>,
+        cut: Option<bool>,
+        stats: &mut SourceStats,
+    ) -> Option<PageRequest> {
+        if let (Some(dropped), Some(max)) = (cut, self.source.max_records) {
+            if dropped || next.is_some() {
+                stats.stopped_by = Some(Bound::MaxRecords(max));
+            }
+            return None;
+        }
+        let next = next?;
+        if let Some(max) = self.source.max_pages {
+            if stats.pages >= max {
+                stats.stopped_by = Some(Bound::MaxPages(max));
+                return None;
+            }
+        }
+        Some(next)
     }
 
     /// Notes the largest cursor of a page and leaves out records after `--until`.
@@ -518,20 +640,16 @@ impl SeriesRunner<'_> {
         let Some(inc) = &self.source.incremental else {
             return Ok(page);
         };
-        let error = |message: String| Error::Records {
-            source_name: self.source.name.clone(),
-            url: display_url(url, &[]),
-            message,
-        };
+        let error = |e: CursorError| self.records_error(url, e.to_string());
         let mut kept = Vec::with_capacity(page.len());
         for mut record in page {
             match inc.cursor_of(&record) {
                 None => cursor.missing += 1,
                 Some(Err(m)) => {
-                    return Err(error(format!(
-                        "the cursor field `{}` of a record: {m}",
-                        inc.field_name()
-                    )));
+                    return Err(self.records_error(
+                        url,
+                        format!("the cursor field `{}` of a record: {m}", inc.field_name()),
+                    ));
                 }
                 Some(Ok(c)) => {
                     if let Some(u) = until {
@@ -549,7 +667,10 @@ impl SeriesRunner<'_> {
                     }
                     cursor.seen = Some(match cursor.seen {
                         Some(s) => s.max(c).map_err(|m| {
-                            error(format!("the cursor field `{}`: {m}", inc.field_name()))
+                            self.records_error(
+                                url,
+                                format!("the cursor field `{}`: {m}", inc.field_name()),
+                            )
                         })?,
                         None => c,
                     });
@@ -616,23 +737,14 @@ impl SeriesRunner<'_> {
         }
     }
 
-    fn prefetch<'s>(
-        &'s self,
-        predicted: Vec<PageRequest>,
-        base_url: &'s Url,
-        base_params: &'s [(String, String)],
-        base_body: Option<&'s Value>,
-        from: &'s Url,
-    ) -> Prefetch<'s> {
+    /// Fetches `predicted` pages ahead, `concurrency` at a time, in order.
+    fn prefetch<'s>(&'s self, predicted: Vec<PageRequest>, base: &'s SeriesBase) -> Prefetch<'s> {
         let stream = stream::iter(predicted)
             .map(move |request| async move {
-                let result = match self.target(base_url, base_params, base_body, &request, from) {
+                let result = match self.target(base, &request, &base.url) {
                     Ok(target) => {
                         let mut counts = RequestCounts::default();
-                        let fetched = self
-                            .client
-                            .fetch(self.source, self.limiters, &target, &mut counts)
-                            .await;
+                        let fetched = self.fetcher.fetch(&target, &mut counts).await;
                         fetched.map(|f| (f, counts))
                     }
                     Err(e) => Err(e),
@@ -646,13 +758,11 @@ impl SeriesRunner<'_> {
     /// Where a page request goes, and whether with credentials.
     fn target(
         &self,
-        base_url: &Url,
-        base_params: &[(String, String)],
-        base_body: Option<&Value>,
+        base: &SeriesBase,
         request: &PageRequest,
         from: &Url,
     ) -> Result<Target, Error> {
-        let mut body = base_body.cloned();
+        let mut body = base.body.clone();
         if !request.body.is_empty() {
             let b = body.get_or_insert_with(|| Value::Object(Map::new()));
             for (path, value) in &request.body {
@@ -671,7 +781,7 @@ impl SeriesRunner<'_> {
                 // The source's own parameters go with every request; a link to its own origin
                 // that does not carry them gets them added.
                 let params = if url.origin() == self.source.url.origin() {
-                    base_params
+                    base.params
                         .iter()
                         .filter(|(k, _)| !url.query_pairs().any(|(q, _)| q == *k))
                         .cloned()
@@ -687,10 +797,10 @@ impl SeriesRunner<'_> {
                 })
             }
             None => {
-                let mut params = base_params.to_vec();
+                let mut params = base.params.clone();
                 params.extend(request.params.iter().cloned());
                 Ok(Target {
-                    url: base_url.clone(),
+                    url: base.url.clone(),
                     params,
                     body,
                     credentials: true,
@@ -702,23 +812,25 @@ impl SeriesRunner<'_> {
     fn request_error(&self, url: &Url, message: String) -> Error {
         Error::Request {
             source_name: self.source.name.clone(),
-            method: match self.source.method {
-                crate::Method::Get => "GET",
-                crate::Method::Post => "POST",
-            },
+            method: self.source.method.as_str(),
             url: display_url(url, &[]),
             message,
         }
     }
-}
 
-fn add_counts(total: &mut RequestCounts, more: &RequestCounts) {
-    total.requests += more.requests;
-    total.retries += more.retries;
-    total.rate_limited += more.rate_limited;
-    total.waited += more.waited;
-    total.bytes += more.bytes;
-    total.parsing += more.parsing;
+    fn records_error(&self, url: &Url, message: String) -> Error {
+        Error::Records {
+            source_name: self.source.name.clone(),
+            url: display_url(url, &[]),
+            message,
+        }
+    }
+
+    /// The records of a page as values.
+    fn values(&self, page: Records, url: &Url) -> Result<Vec<Value>, Error> {
+        page.into_values()
+            .map_err(|e| self.records_error(url, format!("a record is not valid JSON ({e})")))
+    }
 }
 
 /// A page position as people read it: `` `cursor=c00` `` or the URL.
@@ -729,14 +841,7 @@ fn describe(request: &PageRequest) -> String {
     let parts: Vec<String> = request
         .params
         .iter()
-        .map(|(k, v)| {
-            let v = if crate::config::is_sensitive_param(k) {
-                "***"
-            } else {
-                v.as_str()
-            };
-            format!("{k}={v}")
-        })
+        .map(|(k, v)| shown_param(k, v))
         .chain(request.body.iter().map(|(k, v)| format!("{k}: {v}")))
         .collect();
     if parts.is_empty() {
@@ -831,12 +936,6 @@ fn set_path(target: &mut Value, path: &str, value: Value) {
             .entry(part.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
     }
-}
-
-/// The records of a page as values.
-fn values(page: Records, error: &impl Fn(String) -> Error) -> Result<Vec<Value>, Error> {
-    page.into_values()
-        .map_err(|e| error(format!("a record is not valid JSON ({e})")))
 }
 
 fn include_parent(page: &mut [Value], parent: &ParentRef) {

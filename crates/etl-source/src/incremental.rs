@@ -22,7 +22,7 @@ impl Cursor {
     /// Reads a cursor written by a person or an API: an integer, an RFC 3339 date-time
     /// (`2026-01-01T00:00:00Z`, any offset), `2026-01-01 00:00:00` (UTC) or a date
     /// (`2026-01-01`, midnight UTC).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, CursorError> {
         let t = text.trim();
         if let Ok(n) = t.parse::<i64>() {
             return Ok(Self::Int(n));
@@ -40,25 +40,21 @@ impl Cursor {
                 return Ok(Self::Time(midnight.and_utc()));
             }
         }
-        Err(format!(
-            "`{text}` is neither a date-time (`2026-01-01T00:00:00Z`, `2026-01-01`) nor an integer"
-        ))
+        Err(CursorError::Unreadable(text.to_owned()))
     }
 
     /// The cursor in a record's field: an integer, or a string [`Cursor::parse`] reads.
     /// `None` for a missing or null field.
-    pub fn of_value(value: &Value) -> Option<Result<Self, String>> {
+    pub fn of_value(value: &Value) -> Option<Result<Self, CursorError>> {
         match value {
             Value::Null => None,
             Value::Number(n) => Some(
                 n.as_i64()
                     .map(Self::Int)
-                    .ok_or_else(|| format!("`{n}` is not a whole number")),
+                    .ok_or_else(|| CursorError::NotWhole(n.to_string())),
             ),
             Value::String(s) => Some(Self::parse(s)),
-            other => Some(Err(format!(
-                "`{other}` is neither a date-time nor an integer"
-            ))),
+            other => Some(Err(CursorError::NotCursor(other.to_string()))),
         }
     }
 
@@ -71,11 +67,8 @@ impl Cursor {
     }
 
     /// Reads a cursor from the state file.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
-        match Self::of_value(value) {
-            Some(r) => r,
-            None => Err("the cursor is null".into()),
-        }
+    pub fn from_json(value: &Value) -> Result<Self, CursorError> {
+        Self::of_value(value).unwrap_or(Err(CursorError::Null))
     }
 
     /// A number that orders cursors of one kind: microseconds since the epoch, or the
@@ -95,39 +88,35 @@ impl Cursor {
     }
 
     /// The larger of two cursors of one kind; cursors of different kinds do not compare.
-    pub fn max(self, other: Self) -> Result<Self, String> {
+    pub fn max(self, other: Self) -> Result<Self, CursorError> {
         match (self, other) {
             (Self::Time(a), Self::Time(b)) => Ok(Self::Time(a.max(b))),
             (Self::Int(a), Self::Int(b)) => Ok(Self::Int(a.max(b))),
-            (a, b) => Err(mixed(a, b)),
+            (a, b) => Err(CursorError::Mixed(a, b)),
         }
     }
 
     /// Whether `self` is after `other`.
-    pub fn is_after(self, other: Self) -> Result<bool, String> {
+    pub fn is_after(self, other: Self) -> Result<bool, CursorError> {
         match (self, other) {
             (Self::Time(a), Self::Time(b)) => Ok(a > b),
             (Self::Int(a), Self::Int(b)) => Ok(a > b),
-            (a, b) => Err(mixed(a, b)),
+            (a, b) => Err(CursorError::Mixed(a, b)),
         }
     }
 
     /// The cursor moved back by `lookback` (records changed just before the last run, but
     /// committed after it, are fetched again).
-    pub fn minus(self, lookback: Lookback) -> Result<Self, String> {
+    pub fn minus(self, lookback: Lookback) -> Result<Self, CursorError> {
         match (self, lookback) {
             (c, Lookback::None) => Ok(c),
             (Self::Time(t), Lookback::Time(d)) => {
-                let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+                let d = chrono::Duration::from_std(d).map_err(|_| CursorError::LookbackTooLong)?;
                 Ok(Self::Time(t.checked_sub_signed(d).unwrap_or(t)))
             }
             (Self::Int(n), Lookback::Int(k)) => Ok(Self::Int(n.saturating_sub(k))),
-            (Self::Time(_), Lookback::Int(_)) => {
-                Err("`lookback` is a number but the cursor is a date-time; write a duration such as `1h`".into())
-            }
-            (Self::Int(_), Lookback::Time(_)) => {
-                Err("`lookback` is a duration but the cursor is an integer; write a number".into())
-            }
+            (Self::Time(_), Lookback::Int(_)) => Err(CursorError::LookbackNotDuration),
+            (Self::Int(_), Lookback::Time(_)) => Err(CursorError::LookbackNotNumber),
         }
     }
 
@@ -140,12 +129,34 @@ impl Cursor {
     }
 }
 
-fn mixed(a: Cursor, b: Cursor) -> String {
-    format!(
-        "cursor values of two kinds: {a} is {} but {b} is {}",
-        a.kind(),
-        b.kind()
-    )
+/// Why a cursor value cannot be read or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CursorError {
+    /// Text that is neither a date-time nor an integer.
+    #[error("`{0}` is neither a date-time (`2026-01-01T00:00:00Z`, `2026-01-01`) nor an integer")]
+    Unreadable(String),
+    /// A number with a fraction, or past the range of `i64`.
+    #[error("`{0}` is not a whole number")]
+    NotWhole(String),
+    /// A JSON value that is neither text nor a number.
+    #[error("`{0}` is neither a date-time nor an integer")]
+    NotCursor(String),
+    /// A null where a cursor is stored.
+    #[error("the cursor is null")]
+    Null,
+    /// A date-time and an integer compared.
+    #[error("cursor values of two kinds: {0} is {kind0} but {1} is {kind1}", kind0 = .0.kind(), kind1 = .1.kind())]
+    Mixed(Cursor, Cursor),
+    /// A number as `lookback` for a date-time cursor.
+    #[error("`lookback` is a number but the cursor is a date-time; write a duration such as `1h`")]
+    LookbackNotDuration,
+    /// A duration as `lookback` for an integer cursor.
+    #[error("`lookback` is a duration but the cursor is an integer; write a number")]
+    LookbackNotNumber,
+    /// A `lookback` too long to subtract from a date-time.
+    #[error("`lookback` is too long")]
+    LookbackTooLong,
 }
 
 impl fmt::Display for Cursor {
@@ -189,7 +200,7 @@ impl Incremental {
     }
 
     /// The cursor of a record, if it has one.
-    pub fn cursor_of(&self, record: &Value) -> Option<Result<Cursor, String>> {
+    pub fn cursor_of(&self, record: &Value) -> Option<Result<Cursor, CursorError>> {
         let mut at = record;
         for part in &self.cursor_field {
             at = at.get(part)?;
@@ -240,7 +251,7 @@ impl Window {
         &self,
         parent: Option<&str>,
         incremental: &Incremental,
-    ) -> Result<Option<Cursor>, String> {
+    ) -> Result<Option<Cursor>, CursorError> {
         match self.start(parent, incremental.initial) {
             (Some(c), true) => c.minus(incremental.lookback).map(Some),
             (c, _) => Ok(c),
@@ -274,7 +285,7 @@ impl CursorReport {
         parent: Option<&str>,
         start: Option<Cursor>,
         seen: Option<Cursor>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CursorError> {
         let high = match (start, seen) {
             (Some(a), Some(b)) => Some(a.max(b)?),
             (a, b) => a.or(b),
@@ -304,10 +315,10 @@ mod tests {
         assert_eq!(t("2026-01-01 10:11:12"), "2026-01-01T10:11:12Z");
         assert_eq!(t("2026-01-01T10:11:12.250Z"), "2026-01-01T10:11:12.250Z");
         assert_eq!(Cursor::parse("42").unwrap(), Cursor::Int(42));
-        assert!(
-            Cursor::parse("yesterday")
-                .unwrap_err()
-                .contains("yesterday")
+        assert_eq!(
+            Cursor::parse("yesterday").unwrap_err().to_string(),
+            "`yesterday` is neither a date-time (`2026-01-01T00:00:00Z`, `2026-01-01`) nor an \
+             integer"
         );
     }
 
@@ -317,7 +328,10 @@ mod tests {
         let b = Cursor::parse("2026-01-01T00:00:01+00:00").unwrap();
         assert_eq!(a.max(b).unwrap(), b);
         assert!(b.is_after(a).unwrap());
-        assert!(a.max(Cursor::Int(3)).unwrap_err().contains("two kinds"));
+        assert_eq!(
+            a.max(Cursor::Int(3)).unwrap_err().to_string(),
+            "cursor values of two kinds: 2026-01-01T00:00:00Z is a date-time but 3 is an integer"
+        );
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! `etl-source`: REST extraction.
 //!
 //! A pipeline's `http` and `sources` sections parse into [`HttpSpec`] and [`SourceSpec`];
-//! [`build`] checks them without the network and returns a [`SourceConfig`]. An
-//! [`Extractor`] runs sources: for every page it takes a permit from the host's rate limiter
-//! (shared by all sources of that host), sends the request with its credentials ([`Secret`]s
-//! never shown), retries transient failures with backoff and jitter, finds the records,
-//! flattens them and appends them to a staged NDJSON file ([`StageWriter`]), and moves to the
-//! next page, refusing to go round in circles. It returns [`SourceStats`] and a
-//! [`StagedTable`] describing every column. No polars here.
+//! [`build`] checks them without the network and returns a [`SourceConfig`], or every problem
+//! as an [`etl_config::ConfigError`]. An [`Extractor`] runs sources: for every page it takes a
+//! permit from the host's rate limiter (shared by all sources of that host), sends the request
+//! with its credentials ([`Secret`]s never shown), retries transient failures with backoff and
+//! jitter, finds the records, flattens them and appends them to a staged NDJSON file, and
+//! moves to the next page, refusing to go round in circles. It returns [`SourceStats`] and a
+//! [`StagedTable`] describing every column, and reports its progress as [`ProgressEvent`]s to
+//! a [`ProgressSink`], if given one. No polars here.
 
 mod auth;
+mod build;
 mod client;
 mod config;
 mod duration;
@@ -18,29 +20,30 @@ mod extract;
 mod incremental;
 mod pagination;
 mod parents;
-pub mod progress;
+mod progress;
 mod ratelimit;
 mod records;
+mod redact;
 mod retry;
+mod scalar;
 mod secret;
 mod size;
 mod spec;
 mod stage;
 
+pub use build::build;
 pub use client::RequestCounts;
-pub use config::{
-    DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, Flatten, RetryPolicy,
-    SourceConfig, TlsMaterial, build,
-};
-pub use duration::HumanDuration;
+pub use config::{Flatten, RetryPolicy, SourceConfig, TlsMaterial};
+pub use duration::{DurationError, HumanDuration};
 pub use error::Error;
 pub use extract::{Bound, CURSOR_COLUMN, Extractor, SourceStats};
-pub use incremental::{Cursor, CursorReport, Incremental, Lookback, Window};
-pub use secret::{Secret, redact};
-pub use size::ByteSize;
+pub use incremental::{Cursor, CursorError, CursorReport, Incremental, Lookback, Window};
+pub use progress::{ProgressEvent, ProgressSink, WaitReason};
+pub use secret::Secret;
+pub use size::{ByteSize, SizeError};
 pub use spec::{
     AuthSpec, CursorSpec, FlattenOptionsSpec, FlattenSpec, ForEachSpec, HttpSpec, IncrementalSpec,
     LinkHeaderSpec, Method, NextUrlSpec, OffsetSpec, PageSpec, PaginationSpec, PrimaryKeySpec,
     RateLimitSpec, RetrySpec, ScalarSpec, ShortPage, SourceSpec, TlsSpec,
 };
-pub use stage::{FieldType, StageWriter, StagedTable};
+pub use stage::{FieldType, StagedTable};

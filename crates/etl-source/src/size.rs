@@ -26,17 +26,30 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// Why text is not a size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SizeError {
+    #[error("`{0}` is not a size; {HINT}")]
+    NotASize(String),
+    #[error("`{unit}` in `{text}` is not a unit; {HINT}")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+}
+
+const HINT: &str = "write a whole number and a unit: `512KiB`, `64MiB`, `1GiB`";
+
 impl FromStr for ByteSize {
-    type Err = String;
+    type Err = SizeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let hint = "write a whole number and a unit: `512KiB`, `64MiB`, `1GiB`";
         let n: u64 = digits
             .parse()
-            .map_err(|_| format!("`{s}` is not a size; {hint}"))?;
+            .map_err(|_| SizeError::NotASize(s.to_owned()))?;
         let factor: u64 = match unit.trim() {
             "" | "B" => 1,
             "KiB" => 1 << 10,
@@ -45,11 +58,16 @@ impl FromStr for ByteSize {
             "KB" | "kB" => 1_000,
             "MB" => 1_000_000,
             "GB" => 1_000_000_000,
-            other => return Err(format!("`{other}` in `{s}` is not a unit; {hint}")),
+            other => {
+                return Err(SizeError::UnknownUnit {
+                    unit: other.to_owned(),
+                    text: s.to_owned(),
+                });
+            }
         };
         n.checked_mul(factor)
             .map(Self)
-            .ok_or_else(|| format!("`{s}` is too large"))
+            .ok_or_else(|| SizeError::TooLarge(s.to_owned()))
     }
 }
 
@@ -103,6 +121,7 @@ mod tests {
             "5 TB"
                 .parse::<ByteSize>()
                 .unwrap_err()
+                .to_string()
                 .contains("not a unit")
         );
     }

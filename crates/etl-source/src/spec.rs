@@ -18,8 +18,10 @@ pub struct HttpSpec {
     /// Headers sent with every request.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// Query parameters sent with every request.
-    #[serde(default)]
+    /// Query parameters sent with every request. A value may be written as text, a number
+    /// or a boolean; it is sent as text (`per_page: 30` as `per_page=30`).
+    #[serde(default, deserialize_with = "params")]
+    #[schemars(schema_with = "params_schema")]
     pub params: IndexMap<String, String>,
     /// Credentials, attached to requests to `base_url`'s origin only.
     pub auth: Option<AuthSpec>,
@@ -48,6 +50,27 @@ pub struct HttpSpec {
     /// The largest response body accepted (`64MiB` by default); a larger one fails the
     /// source without being read whole.
     pub max_response_size: Option<crate::ByteSize>,
+}
+
+/// Query parameters: each value a string, a number or a boolean, kept as its text.
+fn params<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<IndexMap<String, String>, D::Error> {
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            crate::scalar::text(deserializer, "a string, a number or a boolean").map(Text)
+        }
+    }
+    let map = IndexMap::<String, Text>::deserialize(deserializer)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+fn params_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": { "type": ["string", "number", "boolean"] }
+    })
 }
 
 /// `tls: { ca_file, client_cert, client_key }`.
@@ -83,8 +106,10 @@ pub struct SourceSpec {
     pub method: Method,
     /// JSON body sent with `POST`.
     pub body: Option<serde_json::Value>,
-    /// Extra query parameters (added to `http.params`).
-    #[serde(default)]
+    /// Extra query parameters (added to `http.params`); text, numbers or booleans, sent as
+    /// text.
+    #[serde(default, deserialize_with = "params")]
+    #[schemars(schema_with = "params_schema")]
     pub params: IndexMap<String, String>,
     /// Extra headers (added to `http.headers`).
     #[serde(default)]
@@ -203,6 +228,16 @@ pub enum Method {
     #[default]
     Get,
     Post,
+}
+
+impl Method {
+    /// `GET` or `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
 }
 
 /// `auth`: one of `bearer`, `api_key`, `basic`, `oauth2_client_credentials`.
@@ -478,5 +513,26 @@ impl<'de> Deserialize<'de> for FlattenSpec {
             }
         }
         deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_takes_scalar_params() {
+        for schema in [
+            serde_json::to_value(schemars::schema_for!(HttpSpec)).unwrap(),
+            serde_json::to_value(schemars::schema_for!(SourceSpec)).unwrap(),
+        ] {
+            let params = &schema["properties"]["params"];
+            assert_eq!(
+                params["additionalProperties"],
+                serde_json::json!({ "type": ["string", "number", "boolean"] })
+            );
+            assert_eq!(params["default"], serde_json::json!({}));
+            assert!(params["description"].as_str().unwrap().contains("text"));
+        }
     }
 }

@@ -93,7 +93,7 @@ pub struct StagedTable {
 
 /// Appends one source's records to its staged file.
 #[derive(Debug)]
-pub struct StageWriter {
+pub(crate) struct StageWriter {
     source_name: String,
     path: PathBuf,
     out: BufWriter<File>,
@@ -112,7 +112,7 @@ pub struct StageWriter {
 }
 
 impl StageWriter {
-    pub fn create(path: &Path, source_name: &str, flatten: Flatten) -> Result<Self, Error> {
+    pub(crate) fn create(path: &Path, source_name: &str, flatten: Flatten) -> Result<Self, Error> {
         let file = File::create(path).map_err(|e| stage_error(source_name, path, e))?;
         Ok(Self {
             source_name: source_name.to_owned(),
@@ -133,7 +133,7 @@ impl StageWriter {
     /// Prepares one page: flattens its records and returns a fingerprint of them (equal
     /// pages, equal prints). Nothing reaches the file until [`StageWriter::commit_page`]; a
     /// prepared page that is not committed is dropped by the next `prepare_page`.
-    pub fn prepare_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+    pub(crate) fn prepare_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
         self.start_page();
         let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
         for record in records {
@@ -235,7 +235,7 @@ impl StageWriter {
     }
 
     /// Appends the prepared page to the staged file (a new part when the current one is full).
-    pub fn commit_page(&mut self) -> Result<(), Error> {
+    pub(crate) fn commit_page(&mut self) -> Result<(), Error> {
         if self.part_bytes >= PART_BYTES {
             let next = self
                 .path
@@ -260,7 +260,8 @@ impl StageWriter {
     }
 
     /// Prepares and commits one page; returns its fingerprint.
-    pub fn write_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
+    #[cfg(test)]
+    pub(crate) fn write_page(&mut self, records: Vec<Value>) -> Result<u64, Error> {
         let fingerprint = self.prepare_page(records)?;
         self.commit_page()?;
         Ok(fingerprint)
@@ -384,7 +385,7 @@ impl StageWriter {
 
     /// Flushes the file and returns the table. Columns of clashing types are rewritten as
     /// text in one more pass (only then).
-    pub fn finish(mut self) -> Result<StagedTable, Error> {
+    pub(crate) fn finish(mut self) -> Result<StagedTable, Error> {
         self.out
             .flush()
             .map_err(|e| stage_error(&self.source_name, &self.path, e))?;

@@ -2,85 +2,123 @@
 //! transform. A failed check fails the run before any sink writes, naming the check and
 //! showing a few offending rows.
 
-use indexmap::IndexMap;
 use polars::prelude::*;
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::spec::{OneOrMany, suggest};
-
-/// `checks:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct ChecksSpec {
-    /// The table must have at least this many rows.
-    pub min_rows: Option<u64>,
-    /// These columns must have a value in every row.
-    #[serde(default)]
-    pub not_null: Vec<String>,
-    /// Each entry (a column, or a list of columns together) must not repeat.
-    #[serde(default)]
-    pub unique: Vec<OneOrMany>,
-    /// Per column, the values it may hold (nulls are left to `not_null`).
-    #[serde(default)]
-    pub accepted_values: IndexMap<String, Vec<Value>>,
-}
+use crate::error::{Error, polars_message};
+use crate::names::suggestion;
+use crate::spec::ChecksSpec;
 
 /// Rows shown for a failed check.
 const EXAMPLES: usize = 3;
 
 /// Runs every check on `frame` (the table `table`); the first failure is the error.
-pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), String> {
-    let fail =
-        |check: String, message: String| format!("check `{check}` on `{table}` failed: {message}");
-    let polars = |e: PolarsError| format!("checks on `{table}`: {}", crate::sql::clean(&e));
-    let schema = frame.clone().collect_schema().map_err(polars)?;
-    let column = |name: &str, check: &str| -> Result<(), String> {
-        if schema.contains(name) {
-            Ok(())
-        } else {
-            Err(format!(
-                "check `{check}` on `{table}`: no column `{name}`{}",
-                suggest(name, schema.iter_names().map(PlSmallStr::as_str))
-            ))
+pub(crate) fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), Error> {
+    let run = || -> Result<(), String> {
+        let on = Checked::new(table, frame)?;
+        if let Some(min) = checks.min_rows {
+            on.min_rows(min)?;
         }
+        for name in &checks.not_null {
+            on.not_null(name)?;
+        }
+        for key in &checks.unique {
+            on.unique(&key.names())?;
+        }
+        for (name, values) in &checks.accepted_values {
+            on.accepted_values(name, values)?;
+        }
+        Ok(())
     };
-    let count = |f: LazyFrame| -> Result<u64, String> {
-        let df = f.select([len().alias("n")]).collect().map_err(polars)?;
+    run().map_err(Error::Check)
+}
+
+/// A table being checked: its frame, schema and number of rows.
+struct Checked<'a> {
+    table: &'a str,
+    frame: &'a LazyFrame,
+    schema: SchemaRef,
+    rows: u64,
+}
+
+impl<'a> Checked<'a> {
+    fn new(table: &'a str, frame: &'a LazyFrame) -> Result<Self, String> {
+        let mut checked = Self {
+            table,
+            frame,
+            schema: frame
+                .clone()
+                .collect_schema()
+                .map_err(|e| Self::polars(table, &e))?,
+            rows: 0,
+        };
+        checked.rows = checked.count(frame.clone())?;
+        Ok(checked)
+    }
+
+    fn polars(table: &str, e: &PolarsError) -> String {
+        format!("checks on `{table}`: {}", polars_message(e))
+    }
+
+    fn fail(&self, check: &str, message: &str) -> String {
+        format!("check `{check}` on `{}` failed: {message}", self.table)
+    }
+
+    /// `name` is a column of the table.
+    fn column(&self, name: &str, check: &str) -> Result<(), String> {
+        if self.schema.contains(name) {
+            return Ok(());
+        }
+        Err(format!(
+            "check `{check}` on `{}`: no column `{name}`{}",
+            self.table,
+            suggestion(name, self.schema.iter_names().map(PlSmallStr::as_str))
+        ))
+    }
+
+    fn count(&self, frame: LazyFrame) -> Result<u64, String> {
+        let df = frame
+            .select([len().alias("n")])
+            .collect()
+            .map_err(|e| Self::polars(self.table, &e))?;
         Ok(df
             .column("n")
             .ok()
             .and_then(|c| c.get(0).ok())
             .and_then(|v| v.extract::<u64>())
             .unwrap_or(0))
-    };
-    let rows = count(frame.clone())?;
-    if let Some(min) = checks.min_rows {
-        if rows < min {
-            return Err(fail(
-                format!("min_rows: {min}"),
-                format!("it has {rows} row(s)"),
+    }
+
+    fn min_rows(&self, min: u64) -> Result<(), String> {
+        if self.rows < min {
+            return Err(self.fail(
+                &format!("min_rows: {min}"),
+                &format!("it has {} row(s)", self.rows),
             ));
         }
+        Ok(())
     }
-    for name in &checks.not_null {
-        column(name, "not_null")?;
-        let bad = frame.clone().filter(col(name.as_str()).is_null());
-        let n = count(bad.clone())?;
+
+    fn not_null(&self, name: &str) -> Result<(), String> {
+        self.column(name, "not_null")?;
+        let bad = self.frame.clone().filter(col(name).is_null());
+        let n = self.count(bad.clone())?;
         if n > 0 {
-            return Err(fail(
-                format!("not_null: {name}"),
-                format!(
-                    "{n} of {rows} row(s) have no `{name}`; for example:\n{}",
+            return Err(self.fail(
+                &format!("not_null: {name}"),
+                &format!(
+                    "{n} of {} row(s) have no `{name}`; for example:\n{}",
+                    self.rows,
                     examples(bad)?
                 ),
             ));
         }
+        Ok(())
     }
-    for key in &checks.unique {
-        let names = key.names();
-        for n in &names {
-            column(n, "unique")?;
+
+    fn unique(&self, names: &[String]) -> Result<(), String> {
+        for n in names {
+            self.column(n, "unique")?;
         }
         let keys: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
         // As in SQL, a key with a null in it is not compared (`not_null` is for those).
@@ -89,7 +127,8 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
             .map(|n| col(n.as_str()).is_not_null())
             .reduce(Expr::and)
             .unwrap_or_else(|| lit(true));
-        let repeated = frame
+        let repeated = self
+            .frame
             .clone()
             .filter(present)
             .group_by(keys)
@@ -99,41 +138,44 @@ pub fn check(table: &str, frame: &LazyFrame, checks: &ChecksSpec) -> Result<(), 
                 ["rows"],
                 SortMultipleOptions::default().with_order_descending(true),
             );
-        let n = count(repeated.clone())?;
+        let n = self.count(repeated.clone())?;
         if n > 0 {
-            return Err(fail(
-                format!("unique: {}", names.join(", ")),
-                format!(
+            return Err(self.fail(
+                &format!("unique: {}", names.join(", ")),
+                &format!(
                     "{n} value(s) of `{}` appear more than once; for example:\n{}",
                     names.join(", "),
                     examples(repeated)?
                 ),
             ));
         }
+        Ok(())
     }
-    for (name, values) in &checks.accepted_values {
-        column(name, "accepted_values")?;
-        let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
+
+    fn accepted_values(&self, name: &str, values: &[Value]) -> Result<(), String> {
+        self.column(name, "accepted_values")?;
+        let dtype = self.schema.get(name).cloned().unwrap_or(DataType::String);
         let (allowed, compared) = accepted_series(name, values, &dtype)?;
-        let bad = frame.clone().filter(
-            col(name.as_str())
+        let bad = self.frame.clone().filter(
+            col(name)
                 .is_not_null()
                 .and(compared.is_in(lit(allowed).implode(false), false).not()),
         );
-        let n = count(bad.clone())?;
+        let n = self.count(bad.clone())?;
         if n > 0 {
             let shown: Vec<String> = values.iter().map(Value::to_string).collect();
-            return Err(fail(
-                format!("accepted_values: {name}"),
-                format!(
-                    "{n} of {rows} row(s) have a `{name}` outside [{}]; for example:\n{}",
+            return Err(self.fail(
+                &format!("accepted_values: {name}"),
+                &format!(
+                    "{n} of {} row(s) have a `{name}` outside [{}]; for example:\n{}",
+                    self.rows,
                     shown.join(", "),
                     examples(bad)?
                 ),
             ));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The accepted values as a series, and the column as compared with them: numbers as
@@ -184,7 +226,7 @@ fn examples(frame: LazyFrame) -> Result<String, String> {
     let df = frame
         .limit(EXAMPLES as IdxSize)
         .collect()
-        .map_err(|e| crate::sql::clean(&e))?;
+        .map_err(|e| polars_message(&e))?;
     let mut lines = Vec::new();
     for row in 0..df.height() {
         let cells: Vec<String> = df

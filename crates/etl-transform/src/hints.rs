@@ -7,7 +7,8 @@ use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::spec::suggest;
+use crate::error::{Error, polars_message};
+use crate::names::{suggestion, suggestion_or_list};
 
 /// A declared column type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl ColumnHint {
             };
             return Err(format!(
                 "`{k}` is not an option of `{name}`{}{options}",
-                suggest(k, allowed.iter().copied()),
+                suggestion(k, allowed.iter().copied()),
             ));
         }
         let text = |k: &str| options.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -119,7 +120,7 @@ impl ColumnHint {
             other => {
                 return Err(format!(
                     "`{other}` is not a type{}",
-                    crate::spec::hint_or_list(other, HINT_TYPES.iter().copied(), "types")
+                    suggestion_or_list(other, HINT_TYPES.iter().copied(), "types")
                 ));
             }
         })
@@ -254,28 +255,34 @@ pub fn apply_hints(
     table: &str,
     frame: LazyFrame,
     hints: &IndexMap<String, ColumnHint>,
-) -> Result<LazyFrame, String> {
+) -> Result<LazyFrame, Error> {
     if hints.is_empty() {
         return Ok(frame);
     }
+    let error = |message: String| Error::Schema {
+        table: table.to_owned(),
+        message,
+    };
     let mut probe = frame.clone();
-    let schema = probe.collect_schema().map_err(|e| crate::sql::clean(&e))?;
+    let schema = probe
+        .collect_schema()
+        .map_err(|e| error(polars_message(&e)))?;
     let mut exprs = Vec::new();
     for (name, hint) in hints {
         let Some(from) = schema.get(name) else {
-            return Err(format!(
-                "source `{table}`: `schema` declares `{name}`, which no record has{}",
-                suggest(name, schema.iter_names().map(PlSmallStr::as_str))
-            ));
+            return Err(error(format!(
+                "`schema` declares `{name}`, which no record has{}",
+                suggestion(name, schema.iter_names().map(PlSmallStr::as_str))
+            )));
         };
         let expr = hint
             .expr(name, from)
-            .map_err(|m| format!("source `{table}`, `schema.{name}`: {m}"))?;
+            .map_err(|m| error(format!("`schema.{name}`: {m}")))?;
         verify(&frame, name, from, hint, &expr).map_err(|message| {
-            format!(
-                "source `{table}`: `{name}` does not convert to the declared {}: {message}",
+            error(format!(
+                "`{name}` does not convert to the declared {}: {message}",
                 describe(hint)
-            )
+            ))
         })?;
         exprs.push(expr.alias(name.as_str()));
     }
@@ -292,7 +299,7 @@ pub(crate) fn verify(
     hint: &ColumnHint,
     expr: &Expr,
 ) -> Result<(), String> {
-    let polars = |e: PolarsError| crate::sql::clean(&e);
+    let polars = |e: PolarsError| polars_message(&e);
     let original = col(name);
     let converted = expr.clone();
     // A number that changes on the way (a fraction dropped or rounded) did not convert.

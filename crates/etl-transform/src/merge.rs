@@ -9,8 +9,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::Error;
+use crate::error::Error;
 use crate::scan::Table;
+use crate::widen::{aligned, widened_columns};
 
 const NEW: &str = "__etl_new";
 const SEQ: &str = "__etl_seq";
@@ -60,20 +61,8 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
         .map(str::to_owned);
 
     // The union of both schemas, widened where types differ; the order column stays out.
-    let mut columns: Vec<(PlSmallStr, DataType)> = Vec::new();
-    let all = old_schema
-        .iter()
-        .flat_map(|s| s.iter())
-        .chain(new_schema.iter());
-    for (name, dtype) in all {
-        if order.as_deref() == Some(name.as_str()) {
-            continue;
-        }
-        match columns.iter_mut().find(|(n, _)| n == name) {
-            Some((_, existing)) => *existing = widen(existing, dtype),
-            None => columns.push((name.clone(), dtype.clone())),
-        }
-    }
+    let mut columns = widened_columns(old_schema.iter().map(|s| &**s).chain([&*new_schema]));
+    columns.retain(|(name, _)| order.as_deref() != Some(name.as_str()));
     if columns.is_empty() {
         return Err(error(
             "there are no records: none came in this run and no table is kept from earlier \
@@ -90,17 +79,8 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
             )));
         }
     }
-    let aligned = |schema: &Schema, new_rows: bool| -> Vec<Expr> {
-        let mut exprs: Vec<Expr> = columns
-            .iter()
-            .map(|(name, dtype)| {
-                if schema.contains(name) {
-                    col(name.clone()).cast(dtype.clone())
-                } else {
-                    lit(NULL).cast(dtype.clone()).alias(name.clone())
-                }
-            })
-            .collect();
+    let selection = |schema: &Schema, new_rows: bool| -> Vec<Expr> {
+        let mut exprs = aligned(schema, &columns);
         exprs.push(lit(new_rows).alias(NEW));
         exprs.push(match (&order, new_rows) {
             (Some(o), true) => col(o.as_str()).cast(DataType::Int64).alias("__etl_order"),
@@ -111,10 +91,11 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
     };
     let new = new
         .with_row_index(SEQ, None)
-        .select(aligned(&new_schema, true));
+        .select(selection(&new_schema, true));
     let frames = match (old, &old_schema) {
         (Some(old), Some(schema)) => vec![
-            old.with_row_index(SEQ, None).select(aligned(schema, false)),
+            old.with_row_index(SEQ, None)
+                .select(selection(schema, false)),
             new,
         ],
         _ => vec![new],
@@ -148,23 +129,6 @@ pub fn merge(m: &Merge<'_>) -> Result<DataFrame, Error> {
         }
     }
     Ok(merged)
-}
-
-/// The type that holds values of both: the same type; Int64 for integers of any width,
-/// Float64 for integers and floats, a datetime for a date and a datetime; text otherwise.
-/// (Lists of different types are widened to text too, which cannot hold a list: the union
-/// or merge then fails saying so.)
-pub(crate) fn widen(a: &DataType, b: &DataType) -> DataType {
-    match (a, b) {
-        (a, b) if a == b => a.clone(),
-        (DataType::Null, b) => b.clone(),
-        (a, DataType::Null) => a.clone(),
-        (a, b) if a.is_integer() && b.is_integer() => DataType::Int64,
-        (a, b) if a.is_primitive_numeric() && b.is_primitive_numeric() => DataType::Float64,
-        (DataType::Date, t @ DataType::Datetime(_, _))
-        | (t @ DataType::Datetime(_, _), DataType::Date) => t.clone(),
-        _ => DataType::String,
-    }
 }
 
 /// Writes a merged table to `path` (Parquet).

@@ -1,9 +1,12 @@
+//! Staged tables: an NDJSON file (or its parts) and the complete set of its columns, read
+//! lazily with that schema.
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The type of a staged column.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ const AUTH_LINE: &str =
     "# auth: { type: bearer, token: \"${API_TOKEN}\" }   # JSONPlaceholder needs none";
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario: a success, retries and a failure, every output read
 fn secrets_stay_secret_through_success_retries_and_failure() {
     let cases = [
         (

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use etl_sink::{Format, IfExists, SinkConfig, SinkSpec, prepare_with_latest, write};
+use etl_sink::{FormatName, IfExists, SinkConfig, SinkSpec, prepare_with_latest, write};
 use polars::prelude::*;
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ fn frame() -> DataFrame {
     .unwrap()
 }
 
-fn sink(format: Format, if_exists: IfExists) -> SinkConfig {
+fn sink(format: FormatName, if_exists: IfExists) -> SinkConfig {
     let spec = SinkSpec {
         from: "t".into(),
         format,
@@ -67,7 +67,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 fn csv_round_trips_text_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reports/r.csv");
-    let written = write(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+    let written = write(&mut frame(), &sink(FormatName::Csv, IfExists::Fail), &path).unwrap();
     assert_eq!(written.rows, 4);
     let back = CsvReadOptions::default()
         .with_has_header(true)
@@ -93,7 +93,12 @@ fn csv_round_trips_text_byte_for_byte() {
 fn parquet_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.parquet");
-    write(&mut frame(), &sink(Format::Parquet, IfExists::Fail), &path).unwrap();
+    write(
+        &mut frame(),
+        &sink(FormatName::Parquet, IfExists::Fail),
+        &path,
+    )
+    .unwrap();
     let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
         .finish()
         .unwrap();
@@ -105,7 +110,7 @@ fn an_existing_file_is_kept_unless_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
     std::fs::write(&path, "precious").unwrap();
-    let err = write(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap_err();
+    let err = write(&mut frame(), &sink(FormatName::Csv, IfExists::Fail), &path).unwrap_err();
     assert!(
         err.to_string()
             .contains("already exists; set `if_exists: overwrite`"),
@@ -114,7 +119,7 @@ fn an_existing_file_is_kept_unless_overwrite() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
     write(
         &mut frame(),
-        &sink(Format::Ndjson, IfExists::Overwrite),
+        &sink(FormatName::Ndjson, IfExists::Overwrite),
         &path,
     )
     .unwrap();
@@ -148,7 +153,7 @@ fn a_prepared_file_appears_only_on_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out/r.csv");
     let prepared =
-        etl_sink::prepare(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+        etl_sink::prepare(&mut frame(), &sink(FormatName::Csv, IfExists::Fail), &path).unwrap();
     assert!(!path.exists());
     assert_eq!(
         files_in(&dir.path().join("out")).len(),
@@ -161,7 +166,7 @@ fn a_prepared_file_appears_only_on_commit() {
         "dropping it removes the file and the folder"
     );
     let prepared =
-        etl_sink::prepare(&mut frame(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+        etl_sink::prepare(&mut frame(), &sink(FormatName::Csv, IfExists::Fail), &path).unwrap();
     let written = prepared.commit().unwrap();
     assert_eq!(
         (written.rows, files_in(&dir.path().join("out"))),
@@ -315,7 +320,7 @@ fn nested() -> DataFrame {
 fn csv_writes_list_and_struct_columns_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
-    write(&mut nested(), &sink(Format::Csv, IfExists::Fail), &path).unwrap();
+    write(&mut nested(), &sink(FormatName::Csv, IfExists::Fail), &path).unwrap();
     let back = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -375,7 +380,7 @@ fn csv_writes_list_and_struct_columns_as_json() {
     let path = dir.path().join("empty.csv");
     write(
         &mut nested().head(Some(0)),
-        &sink(Format::Csv, IfExists::Fail),
+        &sink(FormatName::Csv, IfExists::Fail),
         &path,
     )
     .unwrap();
@@ -391,7 +396,7 @@ fn list_and_struct_columns_round_trip_in_ndjson_and_parquet() {
     let ndjson = dir.path().join("r.ndjson");
     write(
         &mut nested(),
-        &sink(Format::Ndjson, IfExists::Fail),
+        &sink(FormatName::Ndjson, IfExists::Fail),
         &ndjson,
     )
     .unwrap();
@@ -405,7 +410,7 @@ fn list_and_struct_columns_round_trip_in_ndjson_and_parquet() {
     let parquet = dir.path().join("r.parquet");
     write(
         &mut nested(),
-        &sink(Format::Parquet, IfExists::Fail),
+        &sink(FormatName::Parquet, IfExists::Fail),
         &parquet,
     )
     .unwrap();
@@ -460,7 +465,7 @@ fn parquet_options_reach_the_file() {
 
     // Defaults: zstd, one row group for a small frame, statistics.
     let path = dir.path().join("b.parquet");
-    write(&mut df, &sink(Format::Parquet, IfExists::Fail), &path).unwrap();
+    write(&mut df, &sink(FormatName::Parquet, IfExists::Fail), &path).unwrap();
     let meta = metadata(&path);
     assert_eq!(meta.row_groups.len(), 1);
     let column = &meta.row_groups[0].parquet_columns()[0];

@@ -1,3 +1,4 @@
+use etl_config::{ConfigError, KeyPath};
 use reqwest::RequestBuilder;
 use reqwest::header::HeaderName;
 
@@ -21,33 +22,31 @@ impl ApiKey {
         key: Secret,
         header: Option<&str>,
         query: Option<&str>,
-        at: &str,
-    ) -> Result<Self, crate::Error> {
+        at: &KeyPath,
+    ) -> Result<Self, ConfigError> {
         if key.expose().trim().is_empty() {
             return Err(super::empty_secret(at, "key"));
         }
         let place = match (header, query) {
             (Some(_), Some(_)) => {
-                return Err(crate::Error::Config {
-                    key: at.to_owned(),
-                    message: "give either `header` or `query`, not both".into(),
-                });
+                return Err(ConfigError::new(
+                    at.clone(),
+                    "give either `header` or `query`, not both",
+                ));
             }
             (None, Some("")) => {
-                return Err(crate::Error::Config {
-                    key: format!("{at}.query"),
-                    message: "is empty; name the query parameter that carries the key".into(),
-                });
+                return Err(ConfigError::new(at.key("query"), "is empty")
+                    .with_hint("name the query parameter that carries the key"));
             }
             (None, Some(q)) => Place::Query(q.to_owned()),
             (h, None) => {
                 let name = h.unwrap_or("X-API-Key");
-                Place::Header(
-                    HeaderName::try_from(name).map_err(|_| crate::Error::Config {
-                        key: format!("{at}.header"),
-                        message: format!("`{name}` is not a valid header name"),
-                    })?,
-                )
+                Place::Header(HeaderName::try_from(name).map_err(|_| {
+                    ConfigError::new(
+                        at.key("header"),
+                        format!("`{name}` is not a valid header name"),
+                    )
+                })?)
             }
         };
         Ok(Self { key, place })

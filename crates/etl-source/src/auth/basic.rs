@@ -1,3 +1,4 @@
+use etl_config::{ConfigError, KeyPath};
 use reqwest::RequestBuilder;
 
 use crate::secret::Secret;
@@ -12,15 +13,19 @@ pub struct Basic {
 }
 
 impl Basic {
-    pub(crate) fn new(username: String, password: Secret, key: &str) -> Result<Self, crate::Error> {
+    pub(crate) fn new(
+        username: String,
+        password: Secret,
+        key: &KeyPath,
+    ) -> Result<Self, ConfigError> {
         if password.expose().is_empty() {
             return Err(super::empty_secret(key, "password"));
         }
         if username.contains(':') {
-            return Err(crate::Error::Config {
-                key: format!("{key}.username"),
-                message: "cannot contain `:` in basic authentication".into(),
-            });
+            return Err(ConfigError::new(
+                key.key("username"),
+                "cannot contain `:` in basic authentication",
+            ));
         }
         let encoded = Secret::new(base64(
             format!("{username}:{}", password.expose()).as_bytes(),

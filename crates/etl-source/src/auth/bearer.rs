@@ -1,3 +1,4 @@
+use etl_config::{ConfigError, KeyPath};
 use reqwest::RequestBuilder;
 
 use crate::secret::Secret;
@@ -9,7 +10,7 @@ pub struct Bearer {
 }
 
 impl Bearer {
-    pub(crate) fn new(token: Secret, key: &str) -> Result<Self, crate::Error> {
+    pub(crate) fn new(token: Secret, key: &KeyPath) -> Result<Self, ConfigError> {
         if token.expose().trim().is_empty() {
             return Err(super::empty_secret(key, "token"));
         }

@@ -5,9 +5,10 @@ mod basic;
 mod bearer;
 mod oauth2;
 
+use etl_config::{ConfigError, KeyPath};
 use reqwest::RequestBuilder;
 
-pub(crate) use oauth2::TokenError;
+pub(crate) use oauth2::{OAuth2, TokenError};
 
 use crate::secret::Secret;
 use crate::spec::AuthSpec;
@@ -23,7 +24,7 @@ pub enum Auth {
 
 impl Auth {
     /// Builds credentials from the spec; `key` is where the spec sits, for error messages.
-    pub(crate) fn build(spec: &AuthSpec, key: &str) -> Result<Self, crate::Error> {
+    pub(crate) fn build(spec: &AuthSpec, key: &KeyPath) -> Result<Self, ConfigError> {
         Ok(match spec {
             AuthSpec::Bearer { token } => Auth::Bearer(bearer::Bearer::new(token.clone(), key)?),
             AuthSpec::ApiKey {
@@ -84,9 +85,7 @@ impl Auth {
     }
 }
 
-fn empty_secret(key: &str, field: &str) -> crate::Error {
-    crate::Error::Config {
-        key: format!("{key}.{field}"),
-        message: "is empty; set the environment variable it names, or give the value".into(),
-    }
+fn empty_secret(key: &KeyPath, field: &str) -> ConfigError {
+    ConfigError::new(key.key(field), "is empty")
+        .with_hint("set the environment variable it names, or give the value")
 }

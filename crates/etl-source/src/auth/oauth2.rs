@@ -4,10 +4,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use etl_config::{ConfigError, KeyPath};
 use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
+use crate::redact::{display_url, redact};
 use crate::secret::Secret;
 
 /// Refresh this long before the stated expiry (or at 90% of a short lifetime).
@@ -50,14 +52,16 @@ impl OAuth2 {
         client_id: String,
         client_secret: Secret,
         scope: Option<String>,
-        key: &str,
-    ) -> Result<Self, crate::Error> {
+        key: &KeyPath,
+    ) -> Result<Self, ConfigError> {
         let token_url = Url::parse(token_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| crate::Error::Config {
-                key: format!("{key}.token_url"),
-                message: format!("`{token_url}` is not an http or https URL"),
+            .ok_or_else(|| {
+                ConfigError::new(
+                    key.key("token_url"),
+                    format!("`{token_url}` is not an http or https URL"),
+                )
             })?;
         if client_secret.expose().is_empty() {
             return Err(super::empty_secret(key, "client_secret"));
@@ -96,7 +100,7 @@ impl OAuth2 {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(token.clone());
-        tracing::debug!(token_url = %crate::config::display_url(&self.token_url, &[]), lifetime_s = lifetime.as_secs(), "Fetched an OAuth2 token.");
+        tracing::debug!(token_url = %display_url(&self.token_url, &[]), lifetime_s = lifetime.as_secs(), "Fetched an OAuth2 token.");
         Ok(token)
     }
 
@@ -123,7 +127,7 @@ impl OAuth2 {
             }
             form.finish()
         };
-        let shown = crate::config::display_url(&self.token_url, &[]);
+        let shown = display_url(&self.token_url, &[]);
         let response = client
             .post(self.token_url.clone())
             .header(
@@ -142,7 +146,10 @@ impl OAuth2 {
         let body = response.bytes().await.map_err(|e| {
             TokenError::Transient(format!("token endpoint {shown}: {}", e.without_url()))
         })?;
-        let text = crate::secret::redact(&String::from_utf8_lossy(&body), &[&self.client_secret]);
+        let text = redact(
+            &String::from_utf8_lossy(&body),
+            [self.client_secret.expose()],
+        );
         let excerpt: String = text.chars().take(200).collect();
         if status == 408 || status == 429 || status >= 500 {
             return Err(TokenError::Transient(format!(

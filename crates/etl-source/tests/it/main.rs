@@ -3,9 +3,13 @@
 //! Sources against `etl-mockapi` on 127.0.0.1.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use etl_mockapi::{AuthRequirement, Dataset, Faults, MockConfig, MockServer};
-use etl_source::{Error, Extractor, HttpSpec, SourceConfig, SourceSpec, build};
+use etl_source::{
+    Error, Extractor, HttpSpec, ProgressEvent, ProgressSink, SourceConfig, SourceSpec, WaitReason,
+    build,
+};
 use serde_json::{Value, json};
 
 fn dataset(n: usize) -> Dataset {
@@ -40,6 +44,15 @@ async fn run(
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     Ok((stats, rows))
+}
+
+/// The mock serving `n` items, with `faults`.
+fn faulty_api(n: usize, faults: Faults) -> MockServer {
+    let config = MockConfig {
+        faults,
+        ..MockConfig::default()
+    };
+    MockServer::start(dataset(n), config).unwrap()
 }
 
 fn ids(rows: &[Value]) -> Vec<u64> {
@@ -111,21 +124,16 @@ async fn an_api_ignoring_paging_is_caught_on_the_second_page() {
 
 #[tokio::test]
 async fn invalid_json_truncation_and_5xx_are_retried_until_complete() {
-    let faults = Faults {
-        status_500: 0.1,
-        truncate: 0.1,
-        invalid_json: 0.1,
-        seed: 3,
-        ..Faults::default()
-    };
-    let api = MockServer::start(
-        dataset(200),
-        MockConfig {
-            faults,
-            ..MockConfig::default()
+    let api = faulty_api(
+        200,
+        Faults {
+            status_500: 0.1,
+            truncate: 0.1,
+            invalid_json: 0.1,
+            seed: 3,
+            ..Faults::default()
         },
-    )
-    .unwrap();
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
@@ -275,4 +283,75 @@ async fn an_api_ignoring_paging_with_a_smaller_default_page_fails() {
         err.contains("taken as the end only after two different pages"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn numeric_and_boolean_params_reach_the_server_as_text() {
+    let api = MockServer::start(dataset(10), MockConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // As a pipeline file writes them: `params: { _limit: 3, ratio: 0.5, flag: true }`.
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "params": {"_limit": 3, "ratio": 0.5, "flag": true}}),
+    );
+    let (_, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(ids(&rows), [1, 2, 3]);
+    assert_eq!(api.stats().targets, ["/items?_limit=3&ratio=0.5&flag=true"]);
+}
+
+/// Progress events as a display receives them.
+#[derive(Debug, Default)]
+struct Recorded(std::sync::Mutex<Vec<(String, ProgressEvent)>>);
+
+impl ProgressSink for Recorded {
+    fn event(&self, source: &str, event: ProgressEvent) {
+        self.0.lock().unwrap().push((source.to_owned(), event));
+    }
+}
+
+#[tokio::test]
+async fn progress_goes_to_the_sink_started_pages_retry_waits_finished() {
+    let api = faulty_api(
+        30,
+        Faults {
+            status_503: 0.3,
+            seed: 5,
+            ..Faults::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10},
+               "retry": {"max_attempts": 10, "initial_backoff": "100ms", "max_backoff": "100ms"}}),
+    );
+    let sink = Arc::new(Recorded::default());
+    let (stats, _) = Extractor::new()
+        .unwrap()
+        .with_progress(sink.clone())
+        .run(&config, &dir.path().join("items.ndjson"), None, None)
+        .await
+        .unwrap();
+    let events = sink.0.lock().unwrap().clone();
+    assert!(events.iter().all(|(s, _)| s == "items"));
+    assert_eq!(events.first().map(|e| &e.1), Some(&ProgressEvent::Started));
+    assert_eq!(events.last().map(|e| &e.1), Some(&ProgressEvent::Finished));
+    let pages: Vec<u64> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ProgressEvent::Page { records } => Some(*records),
+            _ => None,
+        })
+        .collect();
+    // Three pages of 10, then the empty page that confirms the end.
+    assert_eq!(pages, [10, 10, 10, 0]);
+    let retries = events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, ProgressEvent::Waiting { reason: WaitReason::Retry { failure }, .. }
+                if failure == "status 503")
+        })
+        .count() as u64;
+    assert!(retries > 0);
+    assert_eq!(retries, stats.counts.retries);
 }

@@ -1,14 +1,21 @@
 //! `cast: { id: int64, created_at: datetime }`: change column types. A value that does not
 //! convert fails the run (never silently null).
 
+use etl_config::ConfigError;
 use indexmap::IndexMap;
 use polars::prelude::*;
+use serde_json::Value;
 
-use super::need;
-use crate::ColumnHint;
+use super::read::string_map;
+use crate::hints::{ColumnHint, verify};
+use crate::names::{column_type, suggestion_or_list};
 
 /// The type names `cast:` accepts.
-pub(crate) const TYPES: [&str; 6] = ["int64", "float64", "string", "bool", "date", "datetime"];
+const TYPES: [&str; 6] = ["int64", "float64", "string", "bool", "date", "datetime"];
+
+pub(super) fn parse(value: &Value) -> Result<IndexMap<String, String>, ConfigError> {
+    string_map(value, "cast", "{ id: int64 }")
+}
 
 pub(super) fn apply(
     frame: LazyFrame,
@@ -17,8 +24,7 @@ pub(super) fn apply(
 ) -> Result<LazyFrame, String> {
     let mut exprs = Vec::new();
     for (name, to) in map {
-        need(schema, name)?;
-        let from = schema.get(name).cloned().unwrap_or(DataType::String);
+        let from = column_type(schema, name)?;
         let hint = match to.as_str() {
             "int64" => ColumnHint::Int64,
             "float64" => ColumnHint::Float64,
@@ -32,7 +38,7 @@ pub(super) fn apply(
             other => {
                 return Err(format!(
                     "`{name}`: `{other}` is not a type{}",
-                    crate::spec::hint_or_list(other, TYPES.iter().copied(), "types")
+                    suggestion_or_list(other, TYPES.iter().copied(), "types")
                 ));
             }
         };
@@ -40,7 +46,7 @@ pub(super) fn apply(
         // Every value is checked now (the input is read once more): a value that would become
         // null or lose a fraction fails here, named, rather than silently.
         if hint != ColumnHint::String {
-            crate::hints::verify(&frame, name, &from, &hint, &expr)
+            verify(&frame, name, &from, &hint, &expr)
                 .map_err(|m| format!("`{name}` does not convert to {to}: {m}"))?;
         }
         exprs.push(expr.alias(name.as_str()));

@@ -1,9 +1,29 @@
 //! `distinct: true` (whole rows) or `distinct: [customer_id]`: the first row of each, in
 //! order.
 
+use etl_config::ConfigError;
 use polars::prelude::*;
+use serde_json::Value;
 
-use super::need;
+use super::read::{names, problem};
+use crate::names::need;
+
+/// `None` for whole rows, else the columns that identify a row.
+pub(super) fn parse(value: &Value) -> Result<Option<Vec<String>>, ConfigError> {
+    match value {
+        Value::Bool(true) | Value::Null => Ok(None),
+        other => {
+            let cols = names(other, "distinct")?;
+            if cols.is_empty() {
+                return Err(problem(
+                    "distinct: name at least one column, or write `distinct: true` for whole rows",
+                    "distinct",
+                ));
+            }
+            Ok(Some(cols))
+        }
+    }
+}
 
 pub(super) fn apply(
     frame: LazyFrame,

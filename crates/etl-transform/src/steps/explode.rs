@@ -1,9 +1,16 @@
 //! `explode: tags`: one row per element of a list column (an empty or null list gives one
 //! row with a null).
 
+use etl_config::ConfigError;
 use polars::prelude::*;
+use serde_json::Value;
 
-use super::need;
+use super::read::names;
+use crate::names::need;
+
+pub(super) fn parse(value: &Value) -> Result<Vec<String>, ConfigError> {
+    names(value, "explode")
+}
 
 pub(super) fn apply(
     frame: LazyFrame,

@@ -1,10 +1,22 @@
 //! `fill_null: { total: 0, note: "" }`: a value for the nulls of a column.
 
+use etl_config::ConfigError;
 use indexmap::IndexMap;
 use polars::prelude::*;
 use serde_json::Value;
 
-use super::need;
+use super::read::problem;
+use crate::names::column_type;
+
+pub(super) fn parse(value: &Value) -> Result<IndexMap<String, Value>, ConfigError> {
+    match value {
+        Value::Object(m) => Ok(m.clone().into_iter().collect()),
+        _ => Err(problem(
+            "fill_null takes a map of columns and values, e.g. `fill_null: { total: 0 }`",
+            "fill_null",
+        )),
+    }
+}
 
 pub(super) fn apply(
     frame: LazyFrame,
@@ -13,21 +25,8 @@ pub(super) fn apply(
 ) -> Result<LazyFrame, String> {
     let mut exprs = Vec::new();
     for (name, value) in map {
-        need(schema, name)?;
-        let dtype = schema.get(name).cloned().unwrap_or(DataType::String);
-        let fits = match value {
-            Value::Bool(_) => matches!(dtype, DataType::Boolean | DataType::Null),
-            // A fraction does not fit an integer column (it would be cut off).
-            Value::Number(n) => {
-                (dtype.is_numeric() && (!dtype.is_integer() || n.is_i64() || n.is_u64()))
-                    || dtype == DataType::Null
-            }
-            Value::String(_) => {
-                !(dtype.is_numeric() || dtype == DataType::Boolean || dtype.is_nested())
-            }
-            _ => true,
-        };
-        if !fits {
+        let dtype = column_type(schema, name)?;
+        if !fits(value, &dtype) {
             return Err(format!(
                 "`{name}` is a {dtype} column; fill it with a value of that type, not `{value}`"
             ));
@@ -56,4 +55,20 @@ pub(super) fn apply(
         exprs.push(filled.alias(name.as_str()));
     }
     Ok(frame.with_columns(exprs))
+}
+
+/// Whether `value` can stand in a column of `dtype`; a fraction does not fit an integer
+/// column (it would be cut off).
+fn fits(value: &Value, dtype: &DataType) -> bool {
+    match value {
+        Value::Bool(_) => matches!(dtype, DataType::Boolean | DataType::Null),
+        Value::Number(n) => {
+            (dtype.is_numeric() && (!dtype.is_integer() || n.is_i64() || n.is_u64()))
+                || *dtype == DataType::Null
+        }
+        Value::String(_) => {
+            !(dtype.is_numeric() || *dtype == DataType::Boolean || dtype.is_nested())
+        }
+        _ => true,
+    }
 }

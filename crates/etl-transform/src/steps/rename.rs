@@ -1,9 +1,16 @@
 //! `rename: { old: new }`.
 
+use etl_config::ConfigError;
 use indexmap::IndexMap;
 use polars::prelude::*;
+use serde_json::Value;
 
-use super::need;
+use super::read::string_map;
+use crate::names::need;
+
+pub(super) fn parse(value: &Value) -> Result<IndexMap<String, String>, ConfigError> {
+    string_map(value, "rename", "{ old: new }")
+}
 
 pub(super) fn apply(
     frame: LazyFrame,

@@ -1,9 +1,18 @@
 //! `union: [orders_2025, orders_2026]`: the rows of other tables appended; columns matched by
 //! name (a column missing from a table is null there) and types widened.
 
+use etl_config::ConfigError;
 use polars::prelude::*;
+use serde_json::Value;
 
-use super::Ctx;
+use super::ctx::Ctx;
+use super::read::names;
+use crate::error::polars_message;
+use crate::widen::{aligned, widened_columns};
+
+pub(super) fn parse(value: &Value) -> Result<Vec<String>, ConfigError> {
+    names(value, "union")
+}
 
 pub(super) fn apply(
     frame: LazyFrame,
@@ -14,34 +23,13 @@ pub(super) fn apply(
     let mut frames = vec![(frame, schema.clone())];
     for t in tables {
         let mut f = ctx.table(t)?;
-        let s = f.collect_schema().map_err(|e| crate::sql::clean(&e))?;
+        let s = f.collect_schema().map_err(|e| polars_message(&e))?;
         frames.push((f, (*s).clone()));
     }
-    let mut columns: Vec<(PlSmallStr, DataType)> = Vec::new();
-    for (_, s) in &frames {
-        for (name, dtype) in s.iter() {
-            match columns.iter_mut().find(|(n, _)| n == name) {
-                Some((_, t)) => *t = crate::merge::widen(t, dtype),
-                None => columns.push((name.clone(), dtype.clone())),
-            }
-        }
-    }
-    let aligned: Vec<LazyFrame> = frames
+    let columns = widened_columns(frames.iter().map(|(_, s)| s));
+    let frames: Vec<LazyFrame> = frames
         .into_iter()
-        .map(|(f, s)| {
-            f.select(
-                columns
-                    .iter()
-                    .map(|(n, t)| {
-                        if s.contains(n) {
-                            col(n.clone()).cast(t.clone())
-                        } else {
-                            lit(NULL).cast(t.clone()).alias(n.clone())
-                        }
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .map(|(f, s)| f.select(aligned(&s, &columns)))
         .collect();
-    concat(aligned, UnionArgs::default()).map_err(|e| crate::sql::clean(&e))
+    concat(frames, UnionArgs::default()).map_err(|e| polars_message(&e))
 }

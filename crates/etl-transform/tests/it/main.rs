@@ -6,7 +6,12 @@ mod steps;
 
 use std::io::Write;
 
-use etl_transform::{ColumnType, Table, TransformSpec, Transformer};
+use etl_transform::{ColumnType, Table, Transform, TransformSpec, Transformer};
+
+/// A transform written as SQL, built.
+fn sql(name: &str, query: &str) -> Transform {
+    etl_transform::build(name, &TransformSpec::from_sql(query)).unwrap()
+}
 
 fn staged(
     dir: &std::path::Path,
@@ -103,11 +108,16 @@ fn sql_reads_sources_and_earlier_transforms() {
     );
     let mut t = Transformer::new();
     t.add_table(&posts).unwrap();
-    let per_user =
-        TransformSpec::from_sql("SELECT userId, COUNT(*) AS n FROM posts GROUP BY userId");
-    t.run("per_user", &per_user).unwrap();
-    let top = TransformSpec::from_sql("SELECT * FROM per_user ORDER BY n DESC LIMIT 1");
-    t.run("top", &top).unwrap();
+    let per_user = sql(
+        "per_user",
+        "SELECT userId, COUNT(*) AS n FROM posts GROUP BY userId",
+    );
+    t.run(&per_user).unwrap();
+    t.run(&sql(
+        "top",
+        "SELECT * FROM per_user ORDER BY n DESC LIMIT 1",
+    ))
+    .unwrap();
     let df = t.collect("top").unwrap();
     assert_eq!(df.column("userId").unwrap().i64().unwrap().get(0), Some(1));
 }
@@ -123,12 +133,12 @@ fn sql_errors_name_the_transform() {
     );
     let mut t = Transformer::new();
     t.add_table(&posts).unwrap();
-    let missing_table = TransformSpec::from_sql("SELECT * FROM postz");
-    let err = t.run("report", &missing_table).unwrap_err().to_string();
+    let missing_table = sql("report", "SELECT * FROM postz");
+    let err = t.run(&missing_table).unwrap_err().to_string();
     assert!(err.starts_with("transform `report`: "), "{err}");
     assert!(err.contains("postz"), "{err}");
-    let missing_column = TransformSpec::from_sql("SELECT nope FROM posts");
-    let err = t.run("report", &missing_column).unwrap_err().to_string();
+    let missing_column = sql("report", "SELECT nope FROM posts");
+    let err = t.run(&missing_column).unwrap_err().to_string();
     assert!(
         err.starts_with("transform `report`: ") && err.contains("nope"),
         "{err}"

@@ -1,7 +1,7 @@
 //! Declarative steps, joins, aggregates and checks against small hand-computed expectations;
 //! their error messages as snapshots.
 
-use etl_transform::{ChecksSpec, TransformSpec, Transformer};
+use etl_transform::{ChecksSpec, Transform, TransformSpec, Transformer};
 use polars::prelude::*;
 use serde_json::{Value, json};
 
@@ -50,19 +50,38 @@ fn spec(from: &str, steps: &Value) -> TransformSpec {
     serde_json::from_value(json!({ "from": from, "steps": steps })).unwrap()
 }
 
+/// Transform `out`: `steps` on `from`, built; or its config errors, one a line, each with the
+/// word it underlines.
+fn build(from: &str, steps: &Value) -> Result<Transform, String> {
+    etl_transform::build("out", &spec(from, steps)).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| match &e.token {
+                Some(token) => format!("{e}\n  underlined: {token}"),
+                None => e.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// Runs steps on `from` and returns the result.
 #[allow(clippy::needless_pass_by_value)] // `json!` literals at every call
 fn run(from: &str, steps: Value) -> DataFrame {
     let mut t = tables();
-    t.run("out", &spec(from, &steps)).unwrap();
+    t.run(&build(from, &steps).unwrap()).unwrap();
     t.collect("out").unwrap()
 }
 
-/// The error of running steps on `from`.
+/// The error of building or running steps on `from`.
 #[allow(clippy::needless_pass_by_value)] // `json!` literals at every call
 fn error(from: &str, steps: Value) -> String {
     let mut t = tables();
-    match t.run("out", &spec(from, &steps)) {
+    let transform = match build(from, &steps) {
+        Ok(transform) => transform,
+        Err(e) => return e,
+    };
+    match t.run(&transform) {
         Err(e) => e.to_string(),
         Ok(()) => match t.collect("out") {
             Err(e) => e.to_string(),
@@ -181,6 +200,25 @@ fn joins_on_several_keys_with_a_suffix_for_clashes() {
     );
     assert_eq!(df.height(), 3);
     assert!(names(&df).contains(&"email_2".to_owned()));
+}
+
+#[test]
+fn keys_joins_as_on_does_and_both_together_are_refused() {
+    let join = |key: &str| {
+        run(
+            "users",
+            json!([{"join": {"with": "more_users", key: ["name"], "how": "left", "suffix": "_other"}}]),
+        )
+    };
+    assert_eq!(join("keys"), join("on"));
+    assert_eq!(
+        error(
+            "users",
+            json!([{"join": {"with": "orders", "on": "id", "keys": "id"}}])
+        ),
+        "`transforms.out.steps.[0].join.keys`: `keys` and `on` are the same key, given twice; \
+         keep one of the two"
+    );
 }
 
 #[test]
@@ -385,11 +423,7 @@ fn step_errors_name_the_transform_the_step_and_the_column() {
 
 #[test]
 fn step_specs_that_do_not_parse_say_what_to_write() {
-    let parse = |v: Value| {
-        serde_json::from_value::<TransformSpec>(json!({"from": "users", "steps": [v]}))
-            .unwrap_err()
-            .to_string()
-    };
+    let parse = |v: Value| build("users", &json!([v])).unwrap_err();
     insta::assert_snapshot!("spec_unknown_step", parse(json!({"selct": ["id"]})));
     insta::assert_snapshot!(
         "spec_group_by_without_agg",
@@ -451,7 +485,7 @@ fn schema_hint_errors_as_snapshots() {
         let hints: indexmap::IndexMap<String, etl_transform::ColumnHint> =
             serde_json::from_value(v).unwrap();
         etl_transform::apply_hints("orders", frame.clone(), &hints)
-            .map_or_else(|e| e, |_| String::new())
+            .map_or_else(|e| e.to_string(), |_| String::new())
     };
     insta::assert_snapshot!("hint_value_does_not_convert", apply(json!({"id": "int64"})));
     insta::assert_snapshot!(
@@ -467,11 +501,11 @@ fn integer_keys_of_different_widths_join_and_keep_this_sides_type() {
     let narrow = df!("uid" => [1u32, 2], "score" => [10i64, 20]).unwrap();
     t.add_frame("scores", narrow.lazy()).unwrap();
     t.run(
-        "out",
-        &spec(
+        &build(
             "users",
             &json!([{"join": {"with": "scores", "left_on": "id", "right_on": "uid", "how": "left"}}]),
-        ),
+        )
+        .unwrap(),
     )
     .unwrap();
     let df = t.collect("out").unwrap();

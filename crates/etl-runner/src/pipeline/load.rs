@@ -4,14 +4,16 @@
 
 use std::path::Path;
 
+use etl_config::{ConfigError, KeyPath, did_you_mean, quote_list};
 use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use serde_yaml::Value;
 
-use crate::diagnostic::{Collector, Diagnostic, Diagnostics, did_you_mean};
-use crate::env::{EnvError, interpolate};
-use crate::pipeline::{PipelineSpec, TOP_LEVEL_KEYS};
+use super::de::{Mismatch, from_value};
+use super::diagnostic::{Collector, Diagnostic, Diagnostics};
+use super::env::{EnvError, interpolate};
+use super::spec::{ManifestsSpec, PipelineSpec, SourceEntry, SourceExtras, TOP_LEVEL_KEYS};
 
 /// Pipeline files larger than this are refused unread.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -65,43 +67,11 @@ pub(crate) fn parse(
     let mut doc: Value = match parse_yaml(text) {
         Ok(v) => v,
         Err(e) => {
-            let position = e.location().map(|l| (l.line(), l.column()));
-            let message = e.to_string();
-            // serde_yaml appends " at line L column C"; the position is shown before.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            let line_of = |p: Option<(usize, usize)>| {
-                p.and_then(|(l, _)| text.lines().nth(l.saturating_sub(1)))
-                    .unwrap_or("")
-            };
-            let mut position = position;
-            let why = match message.as_str() {
-                "repetition limit exceeded" => {
-                    " (aliases expand into too many values; write the values out)".to_owned()
-                }
-                "recursion limit exceeded" => " (values nest too deeply)".to_owned(),
-                m if m.contains("duplicate entry with key") => {
-                    // serde_yaml points at the first entry; point at the second.
-                    if let Some(second) = duplicate_of(text, m, position) {
-                        position = Some(second);
-                    }
-                    "; keep one of them".to_owned()
-                }
-                _ if line_of(position).starts_with('\t')
-                    || line_of(position).trim_start_matches(' ').starts_with('\t') =>
-                {
-                    " (this line is indented with a tab; YAML indents with spaces only)".to_owned()
-                }
-                _ => String::new(),
-            };
-            c.at_position(position, format!("is not valid YAML: {message}{why}"));
+            report_syntax(text, &e, c);
             return None;
         }
     };
-    walk(&mut doc, "", env, c);
+    walk(&mut doc, &KeyPath::root(), env, c);
     for o in overrides {
         apply_override(&mut doc, o, c);
     }
@@ -112,6 +82,47 @@ pub(crate) fn parse(
         );
         return None;
     };
+    let sections = known_sections(top, c);
+    Some(read_sections(&sections, c))
+}
+
+/// A YAML syntax error, at the parser's position, with what usually causes it.
+fn report_syntax(text: &str, e: &serde_yaml::Error, c: &mut Collector<'_>) {
+    let mut position = e.location().map(|l| (l.line(), l.column()));
+    // serde_yaml's syntax errors are text only (the seam is this module): its message, with
+    // the " at line L column C" it appends cut (the position is shown before).
+    let message = e.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    let line_of = |p: Option<(usize, usize)>| {
+        p.and_then(|(l, _)| text.lines().nth(l.saturating_sub(1)))
+            .unwrap_or("")
+    };
+    let why = match message.as_str() {
+        "repetition limit exceeded" => {
+            " (aliases expand into too many values; write the values out)".to_owned()
+        }
+        "recursion limit exceeded" => " (values nest too deeply)".to_owned(),
+        m if m.contains("duplicate entry with key") => {
+            // serde_yaml points at the first entry; point at the second.
+            if let Some(second) = duplicate_of(text, m, position) {
+                position = Some(second);
+            }
+            "; keep one of them".to_owned()
+        }
+        _ if line_of(position).trim_start_matches(' ').starts_with('\t') => {
+            " (this line is indented with a tab; YAML indents with spaces only)".to_owned()
+        }
+        _ => String::new(),
+    };
+    c.at_position(position, format!("is not valid YAML: {message}{why}"));
+}
+
+/// The top-level mapping, without keys that are not part of the format (reported).
+fn known_sections(top: serde_yaml::Mapping, c: &mut Collector<'_>) -> serde_yaml::Mapping {
     let mut sections = serde_yaml::Mapping::new();
     for (key, value) in top {
         let Some(name) = key.as_str() else {
@@ -122,7 +133,11 @@ pub(crate) fn parse(
             continue;
         };
         if !TOP_LEVEL_KEYS.contains(&name) {
-            c.at(name, unknown_key_message(name, &TOP_LEVEL_KEYS));
+            c.error(unknown_key(
+                KeyPath::root().key(name),
+                name,
+                &TOP_LEVEL_KEYS,
+            ));
             continue;
         }
         sections.insert(key, value);
@@ -133,33 +148,30 @@ pub(crate) fn parse(
             "`version` is missing; add `version: 1` at the top",
         );
     }
-    // Each section, and each source, transform and sink, is read on its own: one mistake
-    // does not hide the others, and what did parse is still checked further.
+    sections
+}
+
+/// Each section, and each source, transform and sink, is read on its own: one mistake does
+/// not hide the others, and what did parse is still checked further.
+fn read_sections(sections: &serde_yaml::Mapping, c: &mut Collector<'_>) -> Document {
     let mut broken = Broken::default();
-    let version = sections
-        .get("version")
-        .and_then(|v| part::<u32>(v, "version", c))
+    let section = |key: &str| sections.get(key).map(|v| (v, KeyPath::root().key(key)));
+    let version = section("version")
+        .and_then(|(v, k)| part::<u32>(v, &k, c))
         .unwrap_or(1);
-    let name = sections
-        .get("name")
-        .and_then(|v| part::<String>(v, "name", c));
-    let description = sections
-        .get("description")
-        .and_then(|v| part::<String>(v, "description", c));
-    let http = match sections.get("http") {
-        Some(v) => part::<etl_source::HttpSpec>(v, "http", c).unwrap_or_else(|| {
+    let name = section("name").and_then(|(v, k)| part::<String>(v, &k, c));
+    let description = section("description").and_then(|(v, k)| part::<String>(v, &k, c));
+    let http = match section("http") {
+        Some((v, k)) => part::<etl_source::HttpSpec>(v, &k, c).unwrap_or_else(|| {
             broken.http = true;
             etl_source::HttpSpec::default()
         }),
         None => etl_source::HttpSpec::default(),
     };
-    let schedule = sections
-        .get("schedule")
-        .and_then(|v| part::<crate::schedule::ScheduleSpec>(v, "schedule", c));
-    let manifests = sections
-        .get("manifests")
-        .and_then(|v| part::<crate::pipeline::ManifestsSpec>(v, "manifests", c));
-    let (sources, source_extras) = source_entries(sections.get("sources"), c, &mut broken);
+    let schedule =
+        section("schedule").and_then(|(v, k)| part::<crate::schedule::ScheduleSpec>(v, &k, c));
+    let manifests = section("manifests").and_then(|(v, k)| part::<ManifestsSpec>(v, &k, c));
+    let sources = source_entries(sections.get("sources"), c, &mut broken);
     let transforms = entries(sections.get("transforms"), "transforms", c, &mut broken);
     let sinks = entries(sections.get("sinks"), "sinks", c, &mut broken);
     let spec = PipelineSpec {
@@ -170,11 +182,10 @@ pub(crate) fn parse(
         manifests,
         http,
         sources,
-        source_extras,
         transforms,
         sinks,
     };
-    Some(Document { spec, broken })
+    Document { spec, broken }
 }
 
 /// Where the second entry of a duplicated key is: the next line after `first`, indented
@@ -208,11 +219,11 @@ pub(crate) struct Broken {
     pub(crate) names: Vec<String>,
 }
 
-fn part<T: DeserializeOwned>(value: &Value, key: &str, c: &mut Collector<'_>) -> Option<T> {
-    match deserialize::<T>(value.clone()) {
+fn part<T: DeserializeOwned>(value: &Value, key: &KeyPath, c: &mut Collector<'_>) -> Option<T> {
+    match from_value::<T>(value.clone()) {
         Ok(v) => Some(v),
         Err(e) => {
-            report(c, key, &e);
+            c.error(mismatch(key, &e));
             None
         }
     }
@@ -230,7 +241,7 @@ fn entries<T: DeserializeOwned>(
         Some(Value::Mapping(entries)) => {
             for (name, entry) in entries {
                 let name = show(name);
-                match part::<T>(entry, &format!("{key}.{name}"), c) {
+                match part::<T>(entry, &KeyPath::root().key(key).key(name.as_str()), c) {
                     Some(spec) => {
                         out.insert(name, spec);
                     }
@@ -255,25 +266,22 @@ fn source_entries(
     section: Option<&Value>,
     c: &mut Collector<'_>,
     broken: &mut Broken,
-) -> (
-    IndexMap<String, etl_source::SourceSpec>,
-    IndexMap<String, crate::pipeline::SourceExtras>,
-) {
+) -> IndexMap<String, SourceEntry> {
     let mut extras = IndexMap::new();
     let stripped = section.map(|section| match section {
         Value::Mapping(entries) => {
             let mut out = serde_yaml::Mapping::new();
             for (name, entry) in entries {
                 let label = show(name);
+                let at = KeyPath::root().key("sources").key(label.as_str());
                 let mut entry = entry.clone();
-                let mut extra = crate::pipeline::SourceExtras::default();
+                let mut extra = SourceExtras::default();
                 if let Value::Mapping(m) = &mut entry {
                     if let Some(v) = m.remove("checks") {
-                        extra.checks = part(&v, &format!("sources.{label}.checks"), c);
+                        extra.checks = part(&v, &at.key("checks"), c);
                     }
                     if let Some(v) = m.remove("schema") {
-                        extra.schema =
-                            part(&v, &format!("sources.{label}.schema"), c).unwrap_or_default();
+                        extra.schema = part(&v, &at.key("schema"), c).unwrap_or_default();
                     }
                 }
                 extras.insert(label, extra);
@@ -283,8 +291,13 @@ fn source_entries(
         }
         other => other.clone(),
     });
-    let sources = entries(stripped.as_ref(), "sources", c, broken);
-    (sources, extras)
+    entries::<etl_source::SourceSpec>(stripped.as_ref(), "sources", c, broken)
+        .into_iter()
+        .map(|(name, spec)| {
+            let extras = extras.shift_remove(&name).unwrap_or_default();
+            (name, SourceEntry { spec, extras })
+        })
+        .collect()
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -299,102 +312,66 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn deserialize<T: DeserializeOwned>(
-    value: Value,
-) -> Result<T, serde_path_to_error::Error<serde_yaml::Error>> {
-    serde_path_to_error::deserialize(value)
-}
-
-/// Turns a serde error into a diagnostic at the right key, with a did-you-mean.
-fn report(c: &mut Collector<'_>, prefix: &str, e: &serde_path_to_error::Error<serde_yaml::Error>) {
-    let mut path: Vec<String> = if prefix.is_empty() {
-        Vec::new()
-    } else {
-        vec![prefix.to_owned()]
-    };
+/// What serde found wrong, as a config error at the right key, with a did-you-mean.
+fn mismatch(prefix: &KeyPath, e: &serde_path_to_error::Error<Mismatch>) -> ConfigError {
+    let mut path = prefix.clone();
     for segment in e.path() {
         match segment {
-            Segment::Map { key } => path.push(key.clone()),
-            Segment::Seq { index } => path.push(format!("[{index}]")),
+            Segment::Map { key } => path = path.key(key.as_str()),
+            Segment::Seq { index } => path = path.index(*index),
             Segment::Enum { .. } | Segment::Unknown => {}
         }
     }
-    let message = e.inner().to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
-    if let Some(field) = between(&message, "unknown field `", "`") {
-        if path.last() != Some(&field) {
-            path.push(field.clone());
+    match e.inner() {
+        Mismatch::UnknownField { field, expected } => {
+            if path.last_key() != Some(field.as_str()) {
+                path = path.key(field.as_str());
+            }
+            unknown_key(path, field, expected)
         }
-        let expected = backticked(message.split_once("expected").map_or("", |(_, r)| r));
-        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-        c.at(&path.join("."), unknown_key_message(&field, &expected));
-    } else if let Some(variant) = between(&message, "unknown variant `", "`") {
-        let expected = backticked(message.split_once("expected").map_or("", |(_, r)| r));
-        let hint = match did_you_mean(&variant, expected.iter().map(String::as_str)) {
-            Some(m) => format!("did you mean `{m}`?"),
-            None => format!("use one of {}", quote_list(&expected)),
-        };
-        let key = path.join(".");
-        let tagged = matches!(path.last().map(String::as_str), Some("pagination" | "auth"));
-        let key = if tagged { format!("{key}.type") } else { key };
-        c.at(&key, format!("`{variant}` is not accepted; {hint}"));
-    } else if let Some(field) = between(&message, "missing field `", "`") {
-        c.at(&path.join("."), format!("needs `{field}`"));
-    } else if let Some(rest) = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))
-    {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another type"));
-        let expected = match expected {
-            "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number",
-            "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
-            "f32" | "f64" => "a number",
-            "a borrowed string" => "a string",
-            other => other,
-        };
-        c.at(&path.join("."), format!("must be {expected}, not {found}"));
-    } else {
-        c.at(&path.join("."), message);
+        Mismatch::UnknownVariant { variant, expected } => {
+            let hint = match did_you_mean(variant, expected.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("use one of {}", quote_list(expected)),
+            };
+            // `type` of a tagged choice is the key that is wrong.
+            if matches!(path.last_key(), Some("pagination" | "auth")) && !path.ends_in_item() {
+                path = path.key("type");
+            }
+            ConfigError::new(path, format!("`{variant}` is not accepted"))
+                .with_hint(hint)
+                .with_token(variant.as_str())
+        }
+        Mismatch::MissingField(field) => ConfigError::new(path, format!("needs `{field}`")),
+        Mismatch::InvalidType { found, expected } | Mismatch::InvalidValue { found, expected } => {
+            ConfigError::new(
+                path,
+                format!("must be {}, not {found}", type_words(expected)),
+            )
+        }
+        other => ConfigError::new(path, other.to_string()),
     }
 }
 
-pub(crate) fn unknown_key_message(key: &str, expected: &[&str]) -> String {
+/// What a Rust type name means to the person writing YAML.
+fn type_words(expected: &str) -> &str {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+        "f32" | "f64" => "a number",
+        "a borrowed string" => "a string",
+        other => other,
+    }
+}
+
+/// "`key` is not a key here", with the closest expected key or the list of them.
+pub(crate) fn unknown_key(path: KeyPath, key: &str, expected: &[&str]) -> ConfigError {
+    let error = ConfigError::new(path, format!("`{key}` is not a key here")).with_token(key);
     match did_you_mean(key, expected.iter().copied()) {
-        Some(m) => format!("`{key}` is not a key here; did you mean `{m}`?"),
-        None if expected.is_empty() => format!("`{key}` is not a key here"),
-        None => format!(
-            "`{key}` is not a key here; the keys are {}",
-            quote_list(expected)
-        ),
+        Some(m) => error.with_hint(format!("did you mean `{m}`?")),
+        None if expected.is_empty() => error,
+        None => error.with_hint(format!("the keys are {}", quote_list(expected))),
     }
-}
-
-fn quote_list<S: AsRef<str>>(items: &[S]) -> String {
-    items
-        .iter()
-        .map(|s| format!("`{}`", s.as_ref()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn between(text: &str, start: &str, end: &str) -> Option<String> {
-    let from = text.find(start)? + start.len();
-    let to = text[from..].find(end)? + from;
-    Some(text[from..to].to_owned())
-}
-
-fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
 }
 
 fn show(value: &Value) -> String {
@@ -411,7 +388,7 @@ fn show(value: &Value) -> String {
 /// at its key path.
 fn walk(
     value: &mut Value,
-    path: &str,
+    path: &KeyPath,
     env: &dyn Fn(&str) -> Option<String>,
     c: &mut Collector<'_>,
 ) {
@@ -421,32 +398,26 @@ fn walk(
             Err(errors) => {
                 for e in errors {
                     match e {
-                        EnvError::Missing(var) => c.at(
-                            path,
-                            format!(
-                                "uses the environment variable `{var}`, which is not set; set it, \
-                                 or give a default: `${{{var}:-...}}`"
-                            ),
+                        EnvError::Missing(var) => c.error(
+                            ConfigError::new(
+                                path.clone(),
+                                format!("uses the environment variable `{var}`, which is not set"),
+                            )
+                            .with_hint(format!("set it, or give a default: `${{{var}:-...}}`")),
                         ),
-                        EnvError::Malformed(m) => c.at(path, m),
+                        EnvError::Malformed(m) => c.at(path.clone(), m),
                     }
                 }
             }
         },
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                let key = show(k);
-                let child = if path.is_empty() {
-                    key
-                } else {
-                    format!("{path}.{key}")
-                };
-                walk(v, &child, env, c);
+                walk(v, &path.key(show(k)), env, c);
             }
         }
         Value::Sequence(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                walk(v, &format!("{path}.[{i}]"), env, c);
+                walk(v, &path.index(i), env, c);
             }
         }
         Value::Tagged(t) => walk(&mut t.value, path, env, c),

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use etl_config::{ConfigError, KeyPath, Segment};
+
 /// One problem in a pipeline file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -97,31 +99,39 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// A problem at a key path.
-    pub(crate) fn at(&mut self, key: &str, message: impl Into<String>) {
-        let message = message.into();
-        let mut position = locate(self.text, key);
-        let mut last = key.rsplit('.').find(|s| !s.starts_with('[')).unwrap_or("");
-        // At a list item (a step), the message names what is wrong in it: point at that.
-        if key.ends_with(']') {
-            let named = message.split('`').skip(1).step_by(2);
-            if let Some((at, word)) = position.and_then(|p| {
-                named
-                    .filter(|w| !w.is_empty())
-                    .find_map(|w| find_in_item(self.text, p, w).map(|at| (at, w)))
-            }) {
+    /// A problem at a key path, with no more to it than its message.
+    pub(crate) fn at(&mut self, key: impl Into<KeyPath>, message: impl Into<String>) {
+        self.error(ConfigError::new(key, message));
+    }
+
+    /// A problem found by a config stage: placed at its key, the caret under its token where
+    /// the key's entry writes it (at or after the key, on its lines), else under the key.
+    pub(crate) fn error(&mut self, error: ConfigError) {
+        let message = error.text();
+        let ConfigError { key, token, .. } = error;
+        let mut position = locate(self.text, &key);
+        let mut word = key.last_key().unwrap_or("");
+        if let (Some(token), Some(at_key)) = (&token, position) {
+            if let Some(at) = find_in_item(self.text, at_key, token) {
                 position = Some(at);
-                last = word;
+                word = token;
             }
         }
-        let excerpt = self.excerpt(position, last);
+        let excerpt = self.excerpt(position, word);
         self.found.push(Diagnostic {
             file: self.file.to_owned(),
             position,
-            key: key.to_owned(),
+            key: key.to_string(),
             message,
             excerpt,
         });
+    }
+
+    /// Every problem found, in the order they are written in the file.
+    pub(crate) fn finish(self) -> Diagnostics {
+        let mut found = self.found;
+        found.sort_by_key(|d| d.position.map_or((usize::MAX, 0), |p| p));
+        Diagnostics(found)
     }
 
     /// The line at `position`, and the width to underline: `word` if it is written there.
@@ -157,27 +167,23 @@ impl<'a> Collector<'a> {
 
 /// Finds where a dotted key path is written in block or flow YAML. A best effort: `None` when
 /// the text does not show it plainly (anchors, unusual quoting).
-pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
-    if key.is_empty() {
-        return None;
-    }
+pub(crate) fn locate(text: &str, key: &KeyPath) -> Option<(usize, usize)> {
     let mut start = 0usize;
     let mut end = text.len();
     let mut found = None;
-    for segment in key.split('.') {
-        if let Some(index) = segment
-            .strip_prefix('[')
-            .and_then(|r| r.strip_suffix(']'))
-            .and_then(|i| i.parse::<usize>().ok())
-        {
-            // A block sequence item (`- ...`); a flow sequence keeps the enclosing key.
-            if let Some((item, item_end)) = find_item(&text[start..end], index) {
-                found = Some(start + item);
-                end = start + item_end;
-                start += item;
+    for segment in key.segments() {
+        let segment = match segment {
+            Segment::Key(k) => k.as_str(),
+            Segment::Index(index) => {
+                // A block sequence item (`- ...`); a flow sequence keeps the enclosing key.
+                if let Some((item, item_end)) = find_item(&text[start..end], *index) {
+                    found = Some(start + item);
+                    end = start + item_end;
+                    start += item;
+                }
+                continue;
             }
-            continue;
-        }
+        };
         let at = find_key(&text[start..end], segment)? + start;
         found = Some(at);
         // The key's value runs until the next line indented no deeper than the key's line.
@@ -218,8 +224,9 @@ pub(crate) fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     Some((line, col))
 }
 
-/// Where `word` is written, as a whole word, in the list item starting at `item` (line and
-/// column): on its first line, or on the lines indented deeper below it.
+/// Where `word` is written, as a whole word, in the entry (a key or a list item) starting at
+/// `item` (line and column): on its first line from there, or on the lines indented deeper
+/// below it.
 fn find_in_item(text: &str, item: (usize, usize), word: &str) -> Option<(usize, usize)> {
     let (line, col) = item;
     let first = text.lines().nth(line.checked_sub(1)?)?;
@@ -314,65 +321,48 @@ fn find_key(region: &str, key: &str) -> Option<usize> {
     None
 }
 
-/// The candidate closest to `word`, if close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn k(dotted: &str) -> KeyPath {
+        KeyPath::parse(dotted)
+    }
 
     const YAML: &str = "version: 1\nhttp:\n  base_url: x\n  pagination: { type: offset, limit_parm: 5 }\nsources:\n  users: { endpoint: /users }\n  posts:\n    endpoint: /posts\n    # max_pages: in a comment\n    max_pages: ten\n";
 
     #[test]
     fn locates_block_and_flow_keys() {
-        assert_eq!(locate(YAML, "http.base_url"), Some((3, 3)));
-        assert_eq!(locate(YAML, "http.pagination.limit_parm"), Some((4, 31)));
-        assert_eq!(locate(YAML, "sources.users.endpoint"), Some((6, 12)));
-        assert_eq!(locate(YAML, "sources.posts.endpoint"), Some((8, 5)));
-        assert_eq!(locate(YAML, "sources.posts.max_pages"), Some((10, 5)));
-        assert_eq!(locate(YAML, "sources.nothing"), None);
+        assert_eq!(locate(YAML, &k("http.base_url")), Some((3, 3)));
+        assert_eq!(
+            locate(YAML, &k("http.pagination.limit_parm")),
+            Some((4, 31))
+        );
+        assert_eq!(locate(YAML, &k("sources.users.endpoint")), Some((6, 12)));
+        assert_eq!(locate(YAML, &k("sources.posts.endpoint")), Some((8, 5)));
+        assert_eq!(locate(YAML, &k("sources.posts.max_pages")), Some((10, 5)));
+        assert_eq!(locate(YAML, &k("sources.nothing")), None);
     }
 
     #[test]
     fn locates_sequence_items() {
         let yaml = "transforms:\n  t:\n    steps:\n      - select: [a]\n      # note\n      -   join:\n          with: x\n          how: outer\n      - limit: 3\n";
-        assert_eq!(locate(yaml, "transforms.t.steps.[0]"), Some((4, 9)));
-        assert_eq!(locate(yaml, "transforms.t.steps.[1]"), Some((6, 11)));
+        assert_eq!(locate(yaml, &k("transforms.t.steps.[0]")), Some((4, 9)));
+        assert_eq!(locate(yaml, &k("transforms.t.steps.[1]")), Some((6, 11)));
         assert_eq!(
-            locate(yaml, "transforms.t.steps.[1].join.how"),
+            locate(yaml, &k("transforms.t.steps.[1].join.how")),
             Some((8, 11))
         );
-        assert_eq!(locate(yaml, "transforms.t.steps.[2].limit"), Some((9, 9)));
+        assert_eq!(
+            locate(yaml, &k("transforms.t.steps.[2].limit")),
+            Some((9, 9))
+        );
         // Past the end, or a flow list: the enclosing key.
-        assert_eq!(locate(yaml, "transforms.t.steps.[3]"), Some((3, 5)));
+        assert_eq!(locate(yaml, &k("transforms.t.steps.[3]")), Some((3, 5)));
         assert_eq!(find_in_item(yaml, (6, 11), "outer"), Some((8, 16)));
         assert_eq!(find_in_item(yaml, (4, 9), "select"), Some((4, 9)));
         assert_eq!(find_in_item(yaml, (4, 9), "limit"), None);
         let flow = "t:\n  steps: [{ limit: 3 }]\n";
-        assert_eq!(locate(flow, "t.steps.[0]"), Some((2, 3)));
-    }
-
-    #[test]
-    fn suggests_close_names_only() {
-        let keys = ["offset_param", "limit_param", "page_size"];
-        assert_eq!(did_you_mean("limit_parm", keys), Some("limit_param"));
-        assert_eq!(did_you_mean("pagesize", keys), Some("page_size"));
-        assert_eq!(did_you_mean("colour", keys), None);
+        assert_eq!(locate(flow, &k("t.steps.[0]")), Some((2, 3)));
     }
 }

@@ -7,13 +7,17 @@
 //! ones are asked to stop (they clean up and record an interrupted manifest), and the
 //! scheduler exits 0 once they have.
 
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::context::Context;
+use crate::error::{CliError, exit};
+use crate::pipeline::{Diagnostic, Diagnostics};
 use crate::schedule::Schedule;
+use crate::signals::{Signals, runtime};
 
 /// One scheduled pipeline.
 struct Entry {
@@ -28,12 +32,12 @@ fn now_text() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Loads every file; each must have a `schedule`. Errors are printed; `None` if any.
-fn load(files: &[PathBuf]) -> Option<Vec<Entry>> {
+/// Loads every file; each must have a `schedule`. Every problem of every file is reported.
+fn load(ctx: &Context, files: &[PathBuf]) -> Result<Vec<Entry>, CliError> {
     let mut entries = Vec::new();
-    let mut ok = true;
+    let mut invalid = Vec::new();
     for file in files {
-        match crate::cli::load_pipeline(file) {
+        match ctx.load_pipeline(file) {
             Ok(p) => match p.schedule {
                 Some(schedule) => entries.push(Entry {
                     file: file.clone(),
@@ -42,37 +46,34 @@ fn load(files: &[PathBuf]) -> Option<Vec<Entry>> {
                     schedule,
                     running: None,
                 }),
-                None => {
-                    eprintln!(
-                        "error: {}: has no `schedule`; add one, e.g. `schedule: \"0 2 * * *\"` \
-                         (five cron fields, or six with seconds first)",
-                        file.display()
-                    );
-                    ok = false;
-                }
+                None => invalid.push(Diagnostics(vec![Diagnostic {
+                    file: file.clone(),
+                    position: None,
+                    key: String::new(),
+                    message: "has no `schedule`; add one, e.g. `schedule: \"0 2 * * *\"` (five \
+                              cron fields, or six with seconds first)"
+                        .to_owned(),
+                    excerpt: None,
+                }])),
             },
-            Err(d) => {
-                eprintln!("{d}");
-                ok = false;
-            }
+            Err(d) => invalid.push(d),
         }
     }
-    ok.then_some(entries)
+    if invalid.is_empty() {
+        Ok(entries)
+    } else {
+        Err(CliError::Invalid(invalid))
+    }
 }
 
-/// Runs the scheduler until a signal stops it; returns the exit code.
-pub(crate) fn main(files: &[PathBuf]) -> u8 {
-    use crate::cli::exit;
-    let Some(mut entries) = load(files) else {
-        return exit::CONFIG;
-    };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: cannot find the etl executable to start runs with: {e}");
-            return exit::FAILED;
-        }
-    };
+/// Runs the scheduler until a signal stops it.
+pub(super) fn schedule(ctx: &Context, files: &[PathBuf]) -> Result<ExitCode, CliError> {
+    let mut entries = load(ctx, files)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::Failed(format!(
+            "cannot find the etl executable to start runs with: {e}"
+        ))
+    })?;
     for e in &entries {
         match e.next {
             Some(next) => println!(
@@ -91,59 +92,17 @@ pub(crate) fn main(files: &[PathBuf]) -> u8 {
             ),
         }
     }
-    let runtime = match crate::cli::runtime(tokio::runtime::Builder::new_current_thread()) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = runtime(tokio::runtime::Builder::new_current_thread())?;
+    let args = ctx.load_args();
     runtime.block_on(async {
-        let mut signals = crate::cli::Signals::register();
+        let mut signals = Signals::register();
         let stop = loop {
             tokio::select! {
                 code = signals.next() => break code,
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
             reap(&mut entries);
-            let now = Utc::now();
-            for e in &mut entries {
-                let Some(due) = e.next else { continue };
-                if now < due {
-                    continue;
-                }
-                e.next = e.schedule.next_after(now);
-                if e.running.is_some() {
-                    println!(
-                        "{} {}: skipped the run due at {}: the previous run is still going",
-                        now_text(),
-                        e.name,
-                        due.to_rfc3339_opts(SecondsFormat::Secs, true)
-                    );
-                    continue;
-                }
-                let mut command = Command::new(&exe);
-                command
-                    .args(crate::cli::load_args())
-                    .arg("run")
-                    .arg(&e.file);
-                // Its own process group: a Ctrl-C or a signal to the scheduler's group reaches
-                // the run once, from the scheduler, and it stops cleanly (a second signal
-                // would make it stop at once, without cleaning up).
-                #[cfg(unix)]
-                std::os::unix::process::CommandExt::process_group(&mut command, 0);
-                match command.spawn() {
-                    Ok(child) => {
-                        println!(
-                            "{} {}: run started (process {})",
-                            now_text(),
-                            e.name,
-                            child.id()
-                        );
-                        e.running = Some((child, Instant::now()));
-                    }
-                    Err(err) => {
-                        println!("{} {}: cannot start a run: {err}", now_text(), e.name);
-                    }
-                }
-            }
+            start_due(&mut entries, &exe, &args);
         };
         let name = if stop == exit::SIGINT {
             "SIGINT"
@@ -165,7 +124,49 @@ pub(crate) fn main(files: &[PathBuf]) -> u8 {
         }
         println!("{} stopped", now_text());
     });
-    exit::OK
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the runs that are due, unless the previous run of the pipeline is still going.
+fn start_due(entries: &mut [Entry], exe: &Path, args: &[String]) {
+    let now = Utc::now();
+    for e in entries {
+        let Some(due) = e.next else { continue };
+        if now < due {
+            continue;
+        }
+        e.next = e.schedule.next_after(now);
+        if e.running.is_some() {
+            println!(
+                "{} {}: skipped the run due at {}: the previous run is still going",
+                now_text(),
+                e.name,
+                due.to_rfc3339_opts(SecondsFormat::Secs, true)
+            );
+            continue;
+        }
+        let mut command = Command::new(exe);
+        command.args(args).arg("run").arg(&e.file);
+        // Its own process group: a Ctrl-C or a signal to the scheduler's group reaches the run
+        // once, from the scheduler, and it stops cleanly (a second signal would make it stop
+        // at once, without cleaning up).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        match command.spawn() {
+            Ok(child) => {
+                println!(
+                    "{} {}: run started (process {})",
+                    now_text(),
+                    e.name,
+                    child.id()
+                );
+                e.running = Some((child, Instant::now()));
+            }
+            Err(err) => {
+                println!("{} {}: cannot start a run: {err}", now_text(), e.name);
+            }
+        }
+    }
 }
 
 /// Logs and forgets runs that have ended.

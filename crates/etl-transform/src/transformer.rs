@@ -1,10 +1,17 @@
+//! The [`Transformer`]: the tables of a run and the transforms computed over them, all lazy,
+//! each registered under its name for the transforms after it.
+
 use std::collections::HashMap;
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
+use crate::checks::check;
+use crate::error::{Error, polars_message};
 use crate::scan::Table;
-use crate::{Error, TransformSpec};
+use crate::spec::ChecksSpec;
+use crate::steps::{self, Ctx};
+use crate::transform::{Transform, TransformKind};
 
 /// Holds the tables of a run and the transforms computed over them, all lazy.
 pub struct Transformer {
@@ -51,21 +58,22 @@ impl Transformer {
         Ok(())
     }
 
-    /// Plans transform `name` and registers its result under that name. Its columns are
-    /// resolved now, so a wrong column fails here, named after the transform.
-    pub fn run(&mut self, name: &str, spec: &TransformSpec) -> Result<(), Error> {
-        let sql_error = |e: PolarsError| Error::Sql {
-            transform: name.to_owned(),
-            message: clean(&e),
-        };
-        let frame = match (&spec.sql, &spec.from) {
-            (Some(sql), None) => {
+    /// Plans a transform and registers its result under its name. Its columns are resolved
+    /// now, so a wrong column fails here, named after the transform.
+    pub fn run(&mut self, transform: &Transform) -> Result<(), Error> {
+        let name = transform.name.as_str();
+        let frame = match &transform.kind {
+            TransformKind::Sql(sql) => {
+                let sql_error = |e: PolarsError| Error::Sql {
+                    transform: name.to_owned(),
+                    message: polars_message(&e),
+                };
                 let mut frame = self.ctx.execute(sql).map_err(sql_error)?;
                 frame.collect_schema().map_err(sql_error)?;
                 frame
             }
-            (None, Some(from)) => {
-                let ctx = crate::steps::Ctx {
+            TransformKind::Steps { from, steps } => {
+                let ctx = Ctx {
                     frames: &self.frames,
                 };
                 let start = ctx.table(from).map_err(|message| Error::Step {
@@ -74,24 +82,18 @@ impl Transformer {
                     step: "from",
                     message,
                 })?;
-                crate::steps::apply(name, start, &spec.steps, &ctx)?
-            }
-            _ => {
-                return Err(Error::Sql {
-                    transform: name.to_owned(),
-                    message: "write either `sql:` or `from:` with `steps:`".into(),
-                });
+                steps::apply(name, start, steps, &ctx)?
             }
         };
         self.add_frame(name, frame)
     }
 
     /// Runs data checks on a table or transform.
-    pub fn check(&self, name: &str, checks: &crate::ChecksSpec) -> Result<(), Error> {
+    pub fn check(&self, name: &str, checks: &ChecksSpec) -> Result<(), Error> {
         let frame = self
             .frame(name)
             .ok_or_else(|| Error::Check(format!("no table `{name}` to check")))?;
-        crate::checks::check(name, &frame, checks).map_err(Error::Check)
+        check(name, &frame, checks)
     }
 
     /// The lazy frame of a table or transform.
@@ -107,26 +109,7 @@ impl Transformer {
         })?;
         frame.collect().map_err(|e| Error::Sql {
             transform: name.to_owned(),
-            message: clean(&e),
+            message: polars_message(&e),
         })
-    }
-}
-
-/// polars' message without its trailing backtrace hints.
-pub(crate) fn clean(e: &PolarsError) -> String {
-    let text = e.to_string();
-    let mut lines: Vec<&str> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.retain(|l| {
-        !l.starts_with("Resolved plan until failure") && !l.starts_with("This error occurred")
-    });
-    let text = lines.join(" ");
-    // The query plan polars appends after its message means nothing to a pipeline's author.
-    match text.find("---> FAILED HERE") {
-        Some(at) => text[..at].trim_end().to_owned(),
-        None => text,
     }
 }

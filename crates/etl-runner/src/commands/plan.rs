@@ -1,0 +1,107 @@
+//! `etl plan FILE`: what a run would do, without a request.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{plural, shape};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::pipeline::Pipeline;
+use crate::state::State;
+
+pub(super) fn plan(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
+    let pipeline = ctx.load_pipeline(file)?;
+    let mut out = format!(
+        "{}: {} ({})\n",
+        pipeline.name,
+        shape(&pipeline),
+        file.display()
+    );
+    if let Some(f) = &ctx.env_file {
+        let _ = writeln!(
+            out,
+            "--env-file {}: {} variable(s) (the environment wins)",
+            f.display(),
+            ctx.env_vars.len()
+        );
+    }
+    for o in &ctx.set {
+        let _ = writeln!(out, "--set {o}");
+    }
+    if let Some(s) = &pipeline.schedule {
+        let _ = writeln!(out, "schedule: `{}` ({})", s.text, s.timezone);
+    }
+    sources(ctx, &pipeline, &mut out);
+    transforms(&pipeline, &mut out);
+    out.push_str("\nsinks:\n");
+    for sink in &pipeline.sinks {
+        let _ = writeln!(
+            out,
+            "  {}: {} from `{}` to {}",
+            sink.name,
+            sink.format.name(),
+            sink.from,
+            sink.path.as_str()
+        );
+    }
+    let unused = pipeline.unused_transforms();
+    if !unused.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnot computed (no sink reads them): {}",
+            unused.join(", ")
+        );
+    }
+    out.push_str("\nNo request was made.\n");
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each source's first request, and where an incremental one starts.
+fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
+    let state = State::load(&ctx.work_dir, &pipeline.name).ok().flatten();
+    out.push_str(
+        "\nsources, fetched concurrently (a for_each child after its parent); first requests:\n",
+    );
+    for source in &pipeline.sources {
+        let window = match (&source.incremental, &state) {
+            (Some(_), Some(st)) => st.window(&source.name).unwrap_or_default(),
+            _ => etl_source::Window::default(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            source.name,
+            source.first_request(&window).replace("\n    ", "\n      ")
+        );
+        if let Some(inc) = &source.incremental {
+            let from = window.stored.map_or_else(
+                || "`initial` (no state yet)".to_owned(),
+                |c| format!("the stored cursor {c}"),
+            );
+            let _ = writeln!(
+                out,
+                "      incremental on `{}`, from {from}",
+                inc.field_name()
+            );
+        }
+    }
+}
+
+fn transforms(pipeline: &Pipeline, out: &mut String) {
+    if pipeline.transforms.is_empty() {
+        return;
+    }
+    out.push_str("\ntransforms, in order:\n");
+    for t in &pipeline.transforms {
+        let kind = match &t.kind {
+            etl_transform::TransformKind::Sql { .. } => "sql".to_owned(),
+            etl_transform::TransformKind::Steps { steps, .. } => {
+                format!("{} step{}", steps.len(), plural(steps.len()))
+            }
+        };
+        let reads = t.inputs().collect::<Vec<_>>().join(", ");
+        let _ = writeln!(out, "  {}: {kind}, reads {reads}", t.name);
+    }
+}

@@ -1,0 +1,221 @@
+//! `etl run FILE`: one run of a pipeline, under its lock, with signals handled, a summary on
+//! stdout and a manifest whatever the outcome.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::cli::{LogFormat, WindowArgs};
+use crate::context::Context;
+use crate::error::{CliError, RunFailure};
+use crate::lock::RunLock;
+use crate::logging;
+use crate::manifest::{Manifest, Outcome, RunOptionsEntry};
+use crate::pipeline::Pipeline;
+use crate::progress::{Progress, ProgressMode};
+use crate::run::{Cancel, Plan, RunClock, RunOptions, RunReport};
+use crate::signals::{Signals, runtime};
+use crate::summary;
+
+pub(super) fn run(
+    ctx: &Context,
+    file: &Path,
+    args: &WindowArgs,
+    mode: ProgressMode,
+) -> Result<ExitCode, CliError> {
+    let checked = ctx
+        .load_pipeline(file)
+        .map_err(CliError::from)
+        .and_then(|pipeline| {
+            let options = RunOptions {
+                root: ctx.work_dir.clone(),
+                since: args.since.clone(),
+                until: args.until.clone(),
+                save_state: args.save_state,
+                only: args.only.clone(),
+            };
+            let plan = options.plan(&pipeline)?;
+            Ok((pipeline, plan))
+        });
+    let (pipeline, plan) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            logging::init(ctx, None);
+            return Err(e);
+        }
+    };
+    let json_logs = ctx.log_format == LogFormat::Json;
+    let display = Progress::wanted(mode, ctx.quiet, json_logs).then(|| {
+        let sources: Vec<(String, Option<String>)> = pipeline
+            .sources
+            .iter()
+            .zip(&plan.sources)
+            .filter(|(_, runs)| **runs)
+            .map(|(s, _)| {
+                (
+                    s.name.clone(),
+                    s.for_each.as_ref().map(|f| f.source.clone()),
+                )
+            })
+            .collect();
+        Progress::new(&sources, mode)
+    });
+    logging::init(ctx, display.as_ref());
+    let runner = Runner {
+        ctx,
+        file,
+        args,
+        pipeline: &pipeline,
+        plan: &plan,
+    };
+    runner.run(display)
+}
+
+/// One `etl run` once the pipeline is loaded and the options checked.
+struct Runner<'a> {
+    ctx: &'a Context,
+    file: &'a Path,
+    args: &'a WindowArgs,
+    pipeline: &'a Pipeline,
+    plan: &'a Plan,
+}
+
+impl Runner<'_> {
+    fn run(&self, display: Option<Progress>) -> Result<ExitCode, CliError> {
+        let runtime = runtime(tokio::runtime::Builder::new_multi_thread())?;
+        let clock = RunClock::now();
+        let started_at = chrono::Utc::now();
+        let _lock = RunLock::acquire(
+            &self.ctx.work_dir,
+            &self.pipeline.name,
+            &clock.run_id,
+            &started_at.to_rfc3339(),
+        )?;
+        let cancel = Cancel::default();
+        let signal = Arc::new(AtomicU8::new(0));
+        {
+            // Registered before the run starts, so that no signal finds the default handler.
+            let mut signals = {
+                let _entered = runtime.enter();
+                Signals::register()
+            };
+            let (cancel, signal) = (cancel.clone(), Arc::clone(&signal));
+            runtime.spawn(async move {
+                let code = signals.next().await;
+                signal.store(code, Ordering::SeqCst);
+                tracing::warn!(signal = code, "Stopping: a signal asked the run to stop.");
+                cancel.cancel();
+                // A second signal does not wait for the clean-up.
+                let code = signals.next().await;
+                eprintln!("error: a second signal: stopping at once");
+                std::process::exit(i32::from(code));
+            });
+        }
+        let progress = display
+            .clone()
+            .map(|d| Arc::new(d) as Arc<dyn etl_source::ProgressSink>);
+        let outcome = runtime.block_on(crate::run::run(
+            self.pipeline,
+            &clock,
+            &cancel,
+            self.plan,
+            progress,
+        ));
+        if let Some(display) = display {
+            display.finish();
+        }
+        // Blocking work still running (a DNS lookup) must not hold the exit up.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        let code = signal.load(Ordering::SeqCst);
+        let manifest = self.write_manifest(&clock, started_at, outcome.as_ref(), code != 0);
+        self.report(&clock, outcome, code, manifest)
+    }
+
+    /// Writes the run's manifest and prunes old ones; where it went, if it could be written.
+    fn write_manifest(
+        &self,
+        clock: &RunClock,
+        started_at: chrono::DateTime<chrono::Utc>,
+        result: Result<&RunReport, &RunFailure>,
+        interrupted: bool,
+    ) -> Option<PathBuf> {
+        let root = &self.ctx.work_dir;
+        let manifest = Manifest::of(Outcome {
+            pipeline: &self.pipeline.name,
+            file: self.file,
+            clock,
+            started_at,
+            result,
+            interrupted,
+            options: RunOptionsEntry {
+                since: self.args.since.clone(),
+                until: self.args.until.clone(),
+                save_state: self.args.save_state,
+                only: self.args.only.clone(),
+            },
+        });
+        let path = match manifest.write(root) {
+            Ok(path) => path,
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot write the run manifest under `{}`: {e}",
+                    root.join("runs").display()
+                );
+                return None;
+            }
+        };
+        let keep_days = self.pipeline.keep_manifest_days;
+        match Manifest::prune(root, &self.pipeline.name, keep_days, chrono::Utc::now()) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(
+                    removed = removed.len(),
+                    keep_days,
+                    "Removed old run manifests."
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Could not remove old run manifests."),
+        }
+        Some(path)
+    }
+
+    /// The summary on stdout, or the error with the sources that had finished.
+    fn report(
+        &self,
+        clock: &RunClock,
+        outcome: Result<RunReport, RunFailure>,
+        signal: u8,
+        manifest: Option<PathBuf>,
+    ) -> Result<ExitCode, CliError> {
+        let mut stdout = std::io::stdout().lock();
+        match outcome {
+            Ok(report) => {
+                if !self.ctx.quiet {
+                    let _ = stdout.write_all(summary::render(&report).as_bytes());
+                    if let Some(path) = manifest {
+                        let _ = writeln!(stdout, "\nmanifest: {}", path.display());
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(_) if signal != 0 => Err(CliError::Interrupted {
+                pipeline: self.pipeline.name.clone(),
+                run_id: clock.run_id.clone(),
+                code: signal,
+            }),
+            Err(failure) => {
+                if !failure.sources.is_empty() && !self.ctx.quiet {
+                    let _ = stdout.write_all(summary::sources_table(&failure.sources).as_bytes());
+                }
+                let _ = stdout.flush();
+                Err(CliError::Run {
+                    pipeline: self.pipeline.name.clone(),
+                    run_id: clock.run_id.clone(),
+                    failure: Box::new(failure),
+                })
+            }
+        }
+    }
+}

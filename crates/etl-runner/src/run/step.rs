@@ -1,0 +1,466 @@
+//! The transform and write step, on a blocking thread: merges, declared types, transforms,
+//! checks, every output computed, every file written under a temporary name, then all put in
+//! place, then merged tables and the state.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use etl_sink::{PreviewSpec, RenderVars, SinkConfig, Written};
+use etl_source::{Cursor, FieldType, SourceConfig, SourceStats, StagedTable};
+use etl_transform::{ColumnType, Table, Transformer};
+use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
+use tracing::info;
+
+use super::{Cancel, Plan, RunClock};
+use crate::error::RunError;
+use crate::pipeline::Pipeline;
+use crate::state::{self, State, StateError, TableState};
+
+/// What the transform and write step produced.
+pub(super) struct Done {
+    pub(super) written: Vec<(String, Written)>,
+    pub(super) previews: Vec<(String, DataFrame, PreviewSpec)>,
+    pub(super) tables: Vec<(String, TableState)>,
+    pub(super) state: Option<PathBuf>,
+    pub(super) state_note: Option<String>,
+    /// Reading the staged tables, transforms, checks and computing every output.
+    pub(super) transform: Duration,
+    /// Writing, syncing and renaming the files.
+    pub(super) write: Duration,
+}
+
+/// Why the step failed, and the output files it had put in place by then.
+pub(super) struct StepError {
+    pub(super) error: Box<RunError>,
+    pub(super) placed: Vec<PathBuf>,
+}
+
+impl<E: Into<RunError>> From<E> for StepError {
+    fn from(error: E) -> Self {
+        Self {
+            error: Box::new(error.into()),
+            placed: Vec::new(),
+        }
+    }
+}
+
+/// The transform and write step: merges, transforms, sinks, then merged tables and state.
+pub(super) struct Step {
+    pub(super) pipeline: Pipeline,
+    pub(super) clock: RunClock,
+    pub(super) plan: Plan,
+    pub(super) staged: Vec<Option<StagedTable>>,
+    pub(super) stats: Vec<(String, SourceStats)>,
+    pub(super) previous: Option<State>,
+    pub(super) cancel: Cancel,
+}
+
+/// Merged tables put in place, the state file written, or why it was not.
+type Saved = (Vec<(String, TableState)>, Option<PathBuf>, Option<String>);
+
+/// A merged table written under a temporary name, put in place with the state.
+struct PendingTable {
+    source: String,
+    file: tempfile::NamedTempFile,
+    target: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+/// An output computed, with where it goes.
+struct Planned<'a> {
+    sink: &'a SinkConfig,
+    path: PathBuf,
+    latest: Option<PathBuf>,
+    frame: DataFrame,
+}
+
+impl Step {
+    fn check(&self) -> Result<(), StepError> {
+        if self.cancel.is_cancelled() {
+            Err(RunError::Interrupted.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn vars<'s>(&'s self, sink: &'s str) -> RenderVars<'s> {
+        RenderVars {
+            pipeline: &self.pipeline.name,
+            sink,
+            date: &self.clock.date,
+            timestamp: &self.clock.timestamp,
+            run_id: &self.clock.run_id,
+        }
+    }
+
+    pub(super) fn run(&self) -> Result<Done, StepError> {
+        let started = Instant::now();
+        self.check()?;
+        let mut transformer = Transformer::new();
+        let pending = self.load_sources(&mut transformer)?;
+        for (t, on) in self.pipeline.transforms.iter().zip(&self.plan.transforms) {
+            if *on {
+                transformer.run(t)?;
+            }
+        }
+        self.run_checks(&transformer)?;
+        let planned = self.compute_outputs(&transformer)?;
+        let transform = started.elapsed();
+        let writing = Instant::now();
+        let previews = planned
+            .iter()
+            .filter_map(|p| p.sink.preview.as_ref().map(|spec| (p, spec)))
+            .map(|(p, spec)| {
+                etl_sink::preview(&p.frame, spec, &p.sink.name)
+                    .map(|rows| (p.sink.name.clone(), rows, spec.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let written = self.write_outputs(planned)?;
+        let write = writing.elapsed();
+        // Every sink succeeded: now the merged tables, then the state.
+        let (tables, state, state_note) = self.save(pending).map_err(|e| StepError {
+            error: Box::new(e.into()),
+            placed: written.iter().map(|(_, w)| w.path.clone()).collect(),
+        })?;
+        self.prune(&written);
+        Ok(Done {
+            written,
+            previews,
+            tables,
+            state,
+            state_note,
+            transform,
+            write,
+        })
+    }
+
+    /// Each staged source as a table of the transformer: merged by primary key, with its
+    /// declared types.
+    fn load_sources(&self, transformer: &mut Transformer) -> Result<Vec<PendingTable>, StepError> {
+        let mut pending = Vec::new();
+        for (source, staged) in self.pipeline.sources.iter().zip(&self.staged) {
+            let Some(staged) = staged else { continue };
+            let table = Table {
+                name: source.name.clone(),
+                paths: staged.parts.clone(),
+                rows: staged.rows,
+                columns: staged
+                    .columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), column_type(t)))
+                    .collect(),
+            };
+            let frame: LazyFrame = if source.primary_key.is_empty() {
+                table.scan()?
+            } else {
+                let (frame, table) = self.merge(source, &table)?;
+                pending.extend(table);
+                frame.lazy()
+            };
+            let frame = match self.pipeline.source_extras.get(&source.name) {
+                Some(x) => etl_transform::apply_hints(&source.name, frame, &x.schema)?,
+                None => frame,
+            };
+            transformer.add_frame(&source.name, frame)?;
+        }
+        Ok(pending)
+    }
+
+    /// Data checks, sources then transforms, before anything is written.
+    fn run_checks(&self, transformer: &Transformer) -> Result<(), StepError> {
+        let pipeline = &self.pipeline;
+        for (source, on) in pipeline.sources.iter().zip(&self.plan.sources) {
+            let checks = pipeline
+                .source_extras
+                .get(&source.name)
+                .and_then(|x| x.checks.as_ref());
+            if let (true, Some(checks)) = (*on, checks) {
+                self.check()?;
+                transformer.check(&source.name, checks)?;
+            }
+        }
+        for (t, on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
+            if let (true, Some(checks)) = (*on, &t.checks) {
+                self.check()?;
+                transformer.check(&t.name, checks)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every output computed and every target checked before the first file is written.
+    fn compute_outputs(&self, transformer: &Transformer) -> Result<Vec<Planned<'_>>, StepError> {
+        let mut planned = Vec::new();
+        let mut claimed: Vec<PathBuf> = Vec::new();
+        for (sink, on) in self.pipeline.sinks.iter().zip(&self.plan.sinks) {
+            if !on {
+                continue;
+            }
+            let path = sink.path.render(&self.vars(&sink.name));
+            if sink.if_exists == etl_sink::IfExists::Fail && path.exists() {
+                return Err(etl_sink::Error::Exists {
+                    sink: sink.name.clone(),
+                    path,
+                }
+                .into());
+            }
+            let latest = sink.render_latest(&self.vars(&sink.name));
+            for target in std::iter::once(&path).chain(latest.as_ref()) {
+                if claimed.contains(target) {
+                    return Err(RunError::SameTarget {
+                        sink: sink.name.clone(),
+                        path: target.clone(),
+                    }
+                    .into());
+                }
+                claimed.push(target.clone());
+            }
+            let started = Instant::now();
+            self.check()?;
+            let frame = transformer.collect(&sink.from)?;
+            info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
+            planned.push(Planned {
+                sink,
+                path,
+                latest,
+                frame,
+            });
+        }
+        Ok(planned)
+    }
+
+    /// Every file is written and synced under a temporary name first; only when all of them
+    /// are ready is any put in place. A failure before that leaves nothing behind.
+    fn write_outputs(
+        &self,
+        planned: Vec<Planned<'_>>,
+    ) -> Result<Vec<(String, Written)>, StepError> {
+        let mut prepared = PreparedFiles(Vec::new());
+        for mut p in planned {
+            self.check()?;
+            let file =
+                etl_sink::prepare_with_latest(&mut p.frame, p.sink, &p.path, p.latest.as_deref())?;
+            prepared.0.push((p.sink.name.clone(), file));
+        }
+        let mut written: Vec<(String, Written)> = Vec::new();
+        // The last moment to stop: the files are ready but none is in place.
+        self.check()?;
+        for (name, file) in std::mem::take(&mut prepared.0) {
+            match file.commit() {
+                Ok(w) => {
+                    info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
+                    written.push((name, w));
+                }
+                Err(e) => {
+                    // Renaming failed (the disk, a permission): files already renamed stay, as
+                    // they are complete, and the error names them.
+                    return Err(StepError {
+                        error: Box::new(e.into()),
+                        placed: written.into_iter().map(|(_, w)| w.path).collect(),
+                    });
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Merges a source with a primary key: its records deduplicated, and for an incremental
+    /// source the table kept by earlier runs, written under a temporary name when the state
+    /// is to be saved.
+    fn merge(
+        &self,
+        source: &SourceConfig,
+        table: &Table,
+    ) -> Result<(DataFrame, Option<PendingTable>), StepError> {
+        let key: Vec<String> = source
+            .primary_key
+            .iter()
+            .map(|k| {
+                if source.flatten.enabled {
+                    k.replace('.', &source.flatten.separator)
+                } else {
+                    k.clone()
+                }
+            })
+            .collect();
+        let target = state::table_path(&self.plan.root, &self.pipeline.name, &source.name);
+        let incremental = source.incremental.is_some();
+        let existing = (incremental && target.exists()).then_some(target.as_path());
+        let started = Instant::now();
+        let mut frame = etl_transform::merge(&etl_transform::Merge {
+            staged: table,
+            existing,
+            primary_key: &key,
+            order_column: Some(etl_source::CURSOR_COLUMN),
+        })?;
+        info!(source = %source.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Merged records by primary key.");
+        if !incremental || !self.plan.save_state {
+            return Ok((frame, None));
+        }
+        let dir = target.parent().unwrap_or(&self.plan.root);
+        let io = |e: std::io::Error| StateError::WriteTable {
+            source_name: source.name.clone(),
+            dir: dir.to_owned(),
+            source: e,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{}.", source.name))
+            .suffix(".parquet.tmp")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let bytes = etl_transform::write_parquet(&mut frame, file.path())?;
+        Ok((
+            frame.clone(),
+            Some(PendingTable {
+                source: source.name.clone(),
+                file,
+                target,
+                rows: frame.height() as u64,
+                bytes,
+            }),
+        ))
+    }
+
+    /// Puts the merged tables in place, then writes the state, if this run saves it.
+    fn save(&self, pending: Vec<PendingTable>) -> Result<Saved, StateError> {
+        let pipeline = &self.pipeline;
+        let incremental: Vec<usize> = pipeline
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.incremental.is_some() && self.plan.sources[*i])
+            .map(|(i, _)| i)
+            .collect();
+        if incremental.is_empty() {
+            return Ok((Vec::new(), None, None));
+        }
+        if !self.plan.save_state {
+            return Ok((
+                Vec::new(),
+                None,
+                Some("state not saved: --since/--until run without --save-state".into()),
+            ));
+        }
+        // No check for a stop here: outputs are in place, so their tables and state follow.
+        let mut tables = Vec::new();
+        for p in pending {
+            let sha = crate::digest::sha256_file(p.file.path()).unwrap_or_default();
+            p.file
+                .persist(&p.target)
+                .map_err(|e| StateError::PlaceTable {
+                    source_name: p.source.clone(),
+                    path: p.target.clone(),
+                    source: e.error,
+                })?;
+            tables.push((
+                p.source,
+                TableState {
+                    path: p.target.display().to_string(),
+                    rows: p.rows,
+                    bytes: p.bytes,
+                    sha256: sha,
+                },
+            ));
+        }
+        let mut next = State::next(self.previous.as_ref(), &pipeline.name, &self.clock.run_id);
+        let mut kept_back = Vec::new();
+        for i in incremental {
+            let source = &pipeline.sources[i];
+            let Some(report) = self.stats[i].1.cursor.as_ref() else {
+                continue;
+            };
+            // Records of this run that reach no output would be lost for good if the cursor
+            // moved past them; a merged table keeps them for later runs.
+            if self.plan.partial[i] && source.primary_key.is_empty() {
+                kept_back.push(format!("`{}`", source.name));
+                continue;
+            }
+            let entry = next.sources.entry(source.name.clone()).or_default();
+            entry.cursor_field.clone_from(&report.field);
+            // A cursor never moves back (a `--since` backfill saved with `--save-state`);
+            // `etl state reset` starts a source over.
+            entry.cursor = later(entry.cursor.as_ref(), report.after).map(Cursor::to_json);
+            for (key, cursor) in &report.parents {
+                let value = later(entry.parents.get(key), Some(*cursor)).map(Cursor::to_json);
+                if let Some(v) = value {
+                    entry.parents.insert(key.clone(), v);
+                }
+            }
+            entry.table = tables
+                .iter()
+                .find(|(n, _)| *n == source.name)
+                .map(|(_, t)| t.clone());
+        }
+        let path = next.write(&self.plan.root).map_err(|e| StateError::Save {
+            root: self.plan.root.clone(),
+            source: e,
+        })?;
+        info!(path = %path.display(), "Saved the state.");
+        let note = (!kept_back.is_empty()).then(|| {
+            format!(
+                "cursor of {} not moved: --only left out outputs that read it",
+                kept_back.join(", ")
+            )
+        });
+        Ok((tables, Some(path), note))
+    }
+
+    /// Housekeeping, once everything is in place: older files of sinks with `keep_last`.
+    fn prune(&self, written: &[(String, Written)]) {
+        for sink in &self.pipeline.sinks {
+            let (Some(keep), Some((_, w))) = (
+                sink.keep_last,
+                written.iter().find(|(n, _)| *n == sink.name),
+            ) else {
+                continue;
+            };
+            match sink.path.prune(&w.path, &self.vars(&sink.name), keep) {
+                Ok(removed) => {
+                    for path in removed {
+                        info!(sink = %sink.name, path = %path.display(), "Removed an older file (keep_last).");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(sink = %sink.name, error = %e, "Could not remove older files (keep_last).");
+                }
+            }
+        }
+    }
+}
+
+/// Files written but not in place. Dropped last first, so that a folder created for the
+/// first is empty (and removed) by the time its turn comes.
+struct PreparedFiles(Vec<(String, etl_sink::Prepared)>);
+
+impl Drop for PreparedFiles {
+    fn drop(&mut self) {
+        while let Some(last) = self.0.pop() {
+            drop(last);
+        }
+    }
+}
+
+fn column_type(t: &FieldType) -> ColumnType {
+    match t {
+        FieldType::Null => ColumnType::Null,
+        FieldType::Bool => ColumnType::Bool,
+        FieldType::Int => ColumnType::Int,
+        FieldType::Float => ColumnType::Float,
+        FieldType::String | FieldType::Text => ColumnType::String,
+        FieldType::List(inner) => ColumnType::List(Box::new(column_type(inner))),
+    }
+}
+
+/// The later of a stored cursor and a new one (the new one if they do not compare).
+fn later(stored: Option<&serde_json::Value>, new: Option<Cursor>) -> Option<Cursor> {
+    let stored = stored.and_then(|v| Cursor::from_json(v).ok());
+    match (stored, new) {
+        (Some(a), Some(b)) => Some(match b.is_after(a) {
+            Ok(false) => a,
+            _ => b,
+        }),
+        (a, b) => b.or(a),
+    }
+}
