@@ -26,6 +26,7 @@ mod http;
 mod oauth;
 mod order_store;
 mod orders;
+mod paging;
 mod routes;
 mod server;
 mod stats;

@@ -45,7 +45,7 @@ impl Tokens {
             .header("authorization")
             .and_then(|h| h.strip_prefix("Basic "))
             .map(str::to_owned);
-        let expected_basic = crate::routes::base64(
+        let expected_basic = crate::http::base64(
             format!("{}:{}", config.client_id, config.client_secret).as_bytes(),
         );
         let form_ok = field("client_id") == Some(config.client_id.as_str())

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use crate::config::MockConfig;
 use crate::data::Dataset;
 use crate::http::{Request, Response};
-use crate::routes;
 
 /// Page size when the client names none.
 const DEFAULT_LIMIT: usize = 50;
@@ -319,7 +318,7 @@ pub(crate) fn list(
         },
     };
     let (page, next) = lock(store).page(since, after, limit, |order| {
-        routes::matches_filters(request, order)
+        crate::paging::matches_filters(request, order)
     });
     let served = page.len();
     let body = json!({ "data": page, "next_cursor": next.map(encode) });

@@ -7,13 +7,11 @@ use serde_json::{Map, Value};
 
 use crate::config::{AuthRequirement, MockConfig, RateLimit};
 use crate::data::Dataset;
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, base64};
 use crate::oauth::Tokens;
 use crate::order_store::{self, OrderStore};
+use crate::paging::{PAGING_PARAMS, field_is, matches_filters, paging, window};
 use crate::styles;
-
-/// Page size when a page number is given without a size (JSONPlaceholder's default).
-const DEFAULT_PAGE_SIZE: usize = 10;
 
 /// What the mock remembers between requests.
 #[derive(Debug)]
@@ -167,27 +165,6 @@ fn authorized(auth: &AuthRequirement, request: &Request) -> bool {
     }
 }
 
-pub(crate) fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn route(
     request: &Request,
     config: &MockConfig,
@@ -294,19 +271,6 @@ fn find_by_id<'a>(data: &Dataset, name: &str, items: &'a [Value], id: &str) -> O
     items.iter().find(|item| field_is(item, "id", id))
 }
 
-pub(crate) fn field_is(item: &Value, field: &str, wanted: &str) -> bool {
-    match item.get(field) {
-        Some(Value::String(s)) => s == wanted,
-        Some(Value::Number(n)) => n.to_string() == wanted,
-        Some(Value::Bool(b)) => b.to_string() == wanted,
-        _ => false,
-    }
-}
-
-pub(crate) const PAGING_PARAMS: [&str; 9] = [
-    "_start", "_end", "_limit", "_page", "offset", "limit", "page", "per_page", "cursor",
-];
-
 /// A page of `/{name}` or `/{parent}/{id}/{child}` straight from the serialised records, when
 /// no query parameter filters them; `None` when one does (or the route is another).
 fn fast_list(
@@ -363,34 +327,6 @@ fn filter<'a>(request: &Request, items: Vec<&'a Value>) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Any query parameter that is not a paging parameter and names a field filters on it, as
-/// JSONPlaceholder does: whether `item` passes them.
-pub(crate) fn matches_filters(request: &Request, item: &Value) -> bool {
-    request
-        .query
-        .iter()
-        .filter(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()) && !k.starts_with("__"))
-        .all(|(k, v)| item.get(k).is_none() || field_is(item, k, v))
-}
-
-/// The slice `[offset, offset + limit)` of `matching`, clamped if the config says so.
-pub(crate) fn window(
-    config: &MockConfig,
-    matching: &[&Value],
-    offset: usize,
-    limit: Option<usize>,
-) -> Vec<Value> {
-    let total = matching.len();
-    let mut start = offset.min(total);
-    if config.clamp_paging && start == total && total > 0 {
-        // Past the end: the last page again.
-        let size = limit.unwrap_or(total).max(1);
-        start = (total - 1) / size * size;
-    }
-    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
-    matching[start..end].iter().map(|v| (*v).clone()).collect()
-}
-
 fn list(request: &Request, config: &MockConfig, matching: &[&Value]) -> (Response, usize) {
     let total = matching.len();
     let (offset, limit) = match paging(request, config) {
@@ -406,45 +342,6 @@ fn list(request: &Request, config: &MockConfig, matching: &[&Value]) -> (Respons
     let response =
         Response::json(200, body.to_string().into_bytes()).with_header("X-Total-Count", &total);
     (response, served)
-}
-
-/// The requested offset and page size, after the configured cap.
-pub(crate) fn paging(
-    request: &Request,
-    config: &MockConfig,
-) -> Result<(usize, Option<usize>), String> {
-    if config.ignore_paging {
-        return Ok((0, config.max_page_size.or(Some(DEFAULT_PAGE_SIZE))));
-    }
-    let number = |name: &str| -> Result<Option<usize>, String> {
-        request
-            .query(name)
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| format!("`{name}` must be a whole number, got `{v}`"))
-            })
-            .transpose()
-    };
-    let page = number("_page")?.or(number("page")?);
-    let mut limit = number("_limit")?
-        .or(number("limit")?)
-        .or(number("per_page")?);
-    if let (Some(start), Some(end)) = (number("_start")?, number("_end")?) {
-        limit = limit.or(Some(end.saturating_sub(start)));
-    }
-    if page.is_some() && limit.is_none() {
-        limit = Some(DEFAULT_PAGE_SIZE);
-    }
-    if let Some(cap) = config.max_page_size {
-        limit = Some(limit.map_or(cap, |l| l.min(cap)));
-    }
-    let offset = match page {
-        Some(p) => p
-            .saturating_sub(1)
-            .saturating_mul(limit.unwrap_or(DEFAULT_PAGE_SIZE)),
-        None => number("_start")?.or(number("offset")?).unwrap_or(0),
-    };
-    Ok((offset, limit))
 }
 
 fn envelope(path: &str, list: Value, total: usize, offset: usize, limit: Option<usize>) -> Value {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::config::{CursorMode, MockConfig};
 use crate::http::{Request, Response};
-use crate::routes::{PAGING_PARAMS, paging, window};
+use crate::paging::{PAGING_PARAMS, paging, window};
 
 /// Page size when the client names none.
 const DEFAULT_LIMIT: usize = 10;

@@ -47,6 +47,20 @@ struct Line {
 }
 
 impl Line {
+    /// A source's line before it starts (waiting for `waiting_for`, its parent, if any).
+    fn new(bar: ProgressBar, waiting_for: Option<String>) -> Self {
+        Self {
+            bar,
+            waiting_for,
+            started: None,
+            pages: 0,
+            records: 0,
+            waited: IndexMap::new(),
+            waiting: None,
+            done: None,
+        }
+    }
+
     fn message(&self, now: Instant) -> String {
         let Some(started) = self.started else {
             return match &self.waiting_for {
@@ -138,16 +152,7 @@ impl Progress {
         for (name, parent) in sources {
             let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
             bar.set_prefix(name.clone());
-            let line = Line {
-                bar,
-                waiting_for: parent.clone(),
-                started: None,
-                pages: 0,
-                records: 0,
-                waited: IndexMap::new(),
-                waiting: None,
-                done: None,
-            };
+            let line = Line::new(bar, parent.clone());
             line.bar.set_message(line.message(now));
             line.bar.enable_steady_tick(Duration::from_millis(100));
             lines.insert(name.clone(), line);
@@ -323,16 +328,7 @@ mod tests {
     #[test]
     fn a_line_says_pages_records_rate_and_waits() {
         let start = Instant::now();
-        let mut line = Line {
-            bar: ProgressBar::hidden(),
-            waiting_for: Some("posts".into()),
-            started: None,
-            pages: 0,
-            records: 0,
-            waited: IndexMap::new(),
-            waiting: None,
-            done: None,
-        };
+        let mut line = Line::new(ProgressBar::hidden(), Some("posts".into()));
         assert_eq!(line.message(start), "waiting for `posts`");
         line.started = Some(start);
         line.pages = 1;
