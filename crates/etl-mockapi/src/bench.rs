@@ -261,10 +261,34 @@ pub fn expected_engagement(dir: &Path) -> io::Result<Vec<Engagement>> {
         .collect())
 }
 
+/// The first difference between a report and the expected one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference(pub String);
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Difference {}
+
+impl From<String> for Difference {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Difference {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// Compares an engagement report (CSV with `id`, `total_posts`, `total_comments` and
 /// `avg_comments_per_post` columns, as `pipelines/engagement.yaml` writes it) with
 /// [`expected_engagement`]; `Err` says the first difference.
-pub fn check_engagement(report: &str, expected: &[Engagement]) -> Result<(), String> {
+pub fn check_engagement(report: &str, expected: &[Engagement]) -> Result<(), Difference> {
     let mut rows = csv_rows(report).into_iter();
     let header = rows.next().ok_or("the report is empty")?;
     let column = |name: &str| {
@@ -281,11 +305,11 @@ pub fn check_engagement(report: &str, expected: &[Engagement]) -> Result<(), Str
     );
     let rows: Vec<Vec<String>> = rows.collect();
     if rows.len() != expected.len() {
-        return Err(format!(
+        return Err(Difference(format!(
             "{} rows in the report, {} users in the fixtures",
             rows.len(),
             expected.len()
-        ));
+        )));
     }
     for (row, want) in rows.iter().zip(expected) {
         let got = (
@@ -300,7 +324,7 @@ pub fn check_engagement(report: &str, expected: &[Engagement]) -> Result<(), Str
                 Some(want.total_comments),
             )
         {
-            return Err(format!("report row {row:?}, expected {want:?}"));
+            return Err(Difference(format!("report row {row:?}, expected {want:?}")));
         }
         let want_avg = if want.total_posts == 0 {
             0.0
@@ -311,7 +335,9 @@ pub fn check_engagement(report: &str, expected: &[Engagement]) -> Result<(), Str
             .parse()
             .map_err(|_| format!("row {row:?}: average"))?;
         if (got_avg - want_avg).abs() > 1e-9 {
-            return Err(format!("report row {row:?}: average, expected {want_avg}"));
+            return Err(Difference(format!(
+                "report row {row:?}: average, expected {want_avg}"
+            )));
         }
     }
     Ok(())

@@ -36,6 +36,7 @@ pub use config::{
     AuthRequirement, CursorMode, Faults, MockConfig, OAuth2Mock, RateLimit, TlsServer,
 };
 pub use data::Dataset;
+pub use order_store::StoreError;
 pub use orders::generate_orders;
 pub use server::MockServer;
 pub use stats::Stats;

@@ -32,13 +32,19 @@ pub(crate) struct OrderStore {
     updated: BTreeMap<i64, DateTime<Utc>>,
 }
 
-/// Why a change was refused; each maps to a status.
-#[derive(Debug)]
-pub(crate) enum StoreError {
+/// Why a change to the `orders` collection was refused; each maps to a status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The change is not a valid order (400).
     Invalid(String),
+    /// No order has that id, or the mock serves no `orders` (404).
     NotFound(String),
+    /// An order with that id exists (409).
     Conflict(String),
 }
+
+impl std::error::Error for StoreError {}
 
 impl StoreError {
     fn status(&self) -> u16 {

@@ -14,7 +14,7 @@ use crate::config::{MockConfig, TlsServer};
 use crate::data::Dataset;
 use crate::faults::{self, Fault};
 use crate::http::{self, Request, Response};
-use crate::order_store::{self, NO_ORDERS, OrderStore};
+use crate::order_store::{self, NO_ORDERS, OrderStore, StoreError};
 use crate::routes::{self, State};
 use crate::stats::{Recorder, Stats};
 
@@ -137,20 +137,22 @@ impl MockServer {
     /// taken yet; a missing `created_at` or `updated_at` is set to the mock's "now" (the
     /// current second, but always a second past the latest `updated_at`). Returns them as
     /// stored.
-    pub fn add_orders(&self, orders: Vec<Value>) -> Result<Vec<Value>, String> {
-        let store = self.shared.state.orders.as_ref().ok_or(NO_ORDERS)?;
-        order_store::lock(store)
-            .insert(orders)
-            .map_err(|e| e.to_string())
+    pub fn add_orders(&self, orders: Vec<Value>) -> Result<Vec<Value>, StoreError> {
+        order_store::lock(self.order_store()?).insert(orders)
     }
 
     /// Sets `fields` (a JSON object) on the order `id` and its `updated_at` to the mock's
     /// "now" (as `PATCH /__orders/{id}`); returns the order as stored.
-    pub fn update_order(&self, id: i64, fields: Value) -> Result<Value, String> {
-        let store = self.shared.state.orders.as_ref().ok_or(NO_ORDERS)?;
-        order_store::lock(store)
-            .update(id, fields)
-            .map_err(|e| e.to_string())
+    pub fn update_order(&self, id: i64, fields: Value) -> Result<Value, StoreError> {
+        order_store::lock(self.order_store()?).update(id, fields)
+    }
+
+    fn order_store(&self) -> Result<&std::sync::Mutex<OrderStore>, StoreError> {
+        self.shared
+            .state
+            .orders
+            .as_ref()
+            .ok_or_else(|| StoreError::NotFound(NO_ORDERS.to_owned()))
     }
 
     /// Blocks until the server stops (it stops only when the process does).
