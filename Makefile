@@ -1,5 +1,8 @@
 # `make demo` and `make test` are the two commands that matter on a fresh machine; `make check`
-# is what CI runs (.ci/run). Only the Rust toolchain is needed: cargo fetches everything else.
+# is what CI runs (.ci/run). Only the Rust toolchain is needed: cargo fetches the crates, and
+# `make test` runs under scripts/services.sh, which installs and starts PostgreSQL (Debian's
+# package, with apt-get when missing) and an S3-compatible server (s3s-fs, from crates.io)
+# on loopback ports for the tests, and stops them on exit.
 
 CARGO ?= cargo
 
@@ -12,7 +15,7 @@ build:
 	$(CARGO) build --locked -p etl-runner -p etl-mockapi
 
 test:
-	$(CARGO) test --locked --workspace
+	./scripts/services.sh $(CARGO) test --locked --workspace
 
 fmt:
 	$(CARGO) fmt --all
@@ -37,7 +40,7 @@ unused-deps: $(MACHETE)
 check: fmt-check unused-deps clippy test doc
 
 bench:
-	./scripts/bench.sh
+	./scripts/services.sh ./scripts/bench.sh
 
 install:
 	$(CARGO) install --locked --path crates/etl-runner

@@ -134,6 +134,45 @@ parent_pages=$(awk '$1 == "users" || $1 == "posts" { n += $2 } END { print n }' 
 bound=$(awk -v c="$child_requests" -v p="$parent_pages" 'BEGIN { printf "%.3f", c * 0.005 / 8 + p * 0.005 }')
 row "children of posts, 5 ms, c=8" "$records" "$wall" "$rss" "$bound" "$(timings children)"
 
+# 4. Every comment into PostgreSQL (the server scripts/services.sh started), beside `psql \copy`
+#    of the same rows as CSV: the load alone (etl's write time) against the copy alone.
+if [ -n "${ETL_TEST_POSTGRES_URL:-}" ]; then
+  dir=$work/postgres
+  mkdir -p "$dir"
+  for sink in csv postgres; do
+    case $sink in
+      csv) out='csv: { from: comments, format: csv, path: "comments.csv" }' ;;
+      postgres) out='warehouse: { from: comments, format: postgres, url: "${DATABASE_URL}", table: bench_comments }' ;;
+    esac
+    cat >"$dir/$sink.yaml" <<YAML
+version: 1
+name: comments_$sink
+http:
+  base_url: "$main_url"
+  pagination: { type: offset, offset_param: _start, limit_param: _limit, page_size: 1000 }
+sources:
+  comments: { endpoint: /comments }
+sinks:
+  $out
+YAML
+  done
+  (cd "$dir" && "$bin/etl" -q run csv.yaml)
+  measure postgres "$dir" env DATABASE_URL="$ETL_TEST_POSTGRES_URL" "$bin/etl" -v run postgres.yaml
+  load_s=$(sed -n 's/.*write_ms=\([0-9]*\).*/\1/p' "$work/postgres.err" | tail -1 | awk '{ printf "%.3f", $1 / 1000 }')
+  rows=$(psql "$ETL_TEST_POSTGRES_URL" -X -A -t -c "SELECT count(*) FROM bench_comments")
+  psql "$ETL_TEST_POSTGRES_URL" -X -q -c "DROP TABLE IF EXISTS bench_copy" \
+    -c "CREATE TABLE bench_copy (LIKE bench_comments)"
+  start=$(date +%s.%N)
+  (cd "$dir" && psql "$ETL_TEST_POSTGRES_URL" -X -q -c "\\copy bench_copy FROM 'comments.csv' CSV HEADER")
+  copy_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  copied=$(psql "$ETL_TEST_POSTGRES_URL" -X -A -t -c "SELECT count(*) FROM bench_copy")
+  [ "$rows" = "$copied" ] || { echo "bench: postgres has $rows rows, psql copied $copied" >&2; exit 1; }
+  row "comments into postgres (load)" "$rows" "$load_s" "$rss" "$copy_s" "x = load / psql \\copy of the same CSV ($copy_s s); whole run ${wall}s"
+else
+  echo "bench: ETL_TEST_POSTGRES_URL is not set (run through scripts/services.sh): no postgres row" >&2
+  exit 1
+fi
+
 echo
 echo "etl bench, $scale scale, $(nproc) cores; release build ${build_s}s here, etl binary $((etl_size / 1048576)) MiB"
 printf '%-34s %10s %9s %12s %9s %8s  %s\n' scenario records "wall (s)" "records/s" "RSS (MiB)" "x floor" "notes"

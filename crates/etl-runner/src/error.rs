@@ -10,7 +10,6 @@
 //! ```
 
 use std::fmt;
-use std::path::PathBuf;
 
 use etl_source::SourceStats;
 
@@ -55,13 +54,12 @@ pub enum RunError {
     /// A source ended without a result (a bug if it happens).
     #[error("source `{0}` did not finish")]
     Unfinished(String),
-    /// Two sinks would write the same file.
+    /// Two sinks would write the same file or table.
     #[error(
-        "sink `{sink}` would write `{}`, which another sink of this run writes; give each sink \
-         its own path",
-        path.display()
+        "sink `{sink}` would write `{target}`, which another sink of this run writes; give each \
+         sink its own path or table"
     )]
-    SameTarget { sink: String, path: PathBuf },
+    SameTarget { sink: String, target: String },
     /// SIGINT or SIGTERM stopped the run.
     #[error("interrupted before it finished")]
     Interrupted,
@@ -73,9 +71,9 @@ pub struct RunFailure {
     pub error: Box<RunError>,
     /// The sources that had finished.
     pub sources: Vec<(String, SourceStats)>,
-    /// Output files already in place when the run failed (only when renaming a later one
-    /// failed); empty otherwise: nothing was written.
-    pub placed: Vec<PathBuf>,
+    /// Outputs already in place when the run failed (files renamed, tables committed: only
+    /// when putting a later one in place failed); empty otherwise: nothing was written.
+    pub placed: Vec<String>,
 }
 
 impl RunFailure {
@@ -181,14 +179,14 @@ fn show_all(all: &[Diagnostics]) -> String {
         .join("\n")
 }
 
-fn placed(paths: &[PathBuf]) -> String {
+fn placed(paths: &[String]) -> String {
     if paths.is_empty() {
         return "\nNo output was written.".to_owned();
     }
     let mut text = String::new();
     for p in paths {
         text.push_str("\nAlready in place before the failure: ");
-        text.push_str(&p.display().to_string());
+        text.push_str(p);
     }
     text
 }

@@ -6,12 +6,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use etl_sink::Written;
 use etl_source::SourceStats;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunFailure;
-use crate::run::{RunClock, RunReport};
+use crate::run::{Delivered, RunClock, RunReport};
 
 /// What one run did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,9 +165,18 @@ pub struct SourceEntry {
     pub cursor: Option<CursorEntry>,
 }
 
-/// Per file written.
+/// Per sink: a file written, or rows committed to a table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SinkEntry {
+#[serde(untagged)]
+pub enum SinkEntry {
+    File(FileEntry),
+    Table(TableLoadEntry),
+}
+
+/// A file written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
     pub name: String,
     /// As the pipeline wrote it, relative to the working directory.
     pub path: String,
@@ -179,6 +187,22 @@ pub struct SinkEntry {
     /// The copy kept under a stable name (`latest:`), if any.
     #[serde(default)]
     pub latest: Option<String>,
+}
+
+/// Rows committed to a table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableLoadEntry {
+    pub name: String,
+    /// `postgres` or `sqlite`.
+    pub format: String,
+    /// The database: a URL with its password masked, or the sqlite file.
+    pub database: String,
+    pub table: String,
+    /// `replace`, `append` or `merge`.
+    pub mode: String,
+    /// Rows of this run.
+    pub rows: u64,
 }
 
 impl SourceEntry {
@@ -209,16 +233,34 @@ impl SourceEntry {
 }
 
 impl SinkEntry {
-    pub fn new(name: &str, w: &Written) -> Self {
-        let absolute = std::path::absolute(&w.path).unwrap_or_else(|_| w.path.clone());
-        Self {
-            name: name.to_owned(),
-            path: w.path.display().to_string(),
-            absolute_path: absolute.display().to_string(),
-            rows: w.rows,
-            bytes: w.bytes,
-            sha256: sha256_file(&w.path).unwrap_or_default(),
-            latest: w.latest.as_ref().map(|p| p.display().to_string()),
+    pub fn new(name: &str, delivered: &Delivered) -> Self {
+        match delivered {
+            Delivered::File(w) => {
+                let absolute = match w.location.as_local() {
+                    Some(path) => std::path::absolute(path)
+                        .unwrap_or_else(|_| path.to_owned())
+                        .display()
+                        .to_string(),
+                    None => w.location.to_string(),
+                };
+                Self::File(FileEntry {
+                    name: name.to_owned(),
+                    path: w.location.to_string(),
+                    absolute_path: absolute,
+                    rows: w.rows,
+                    bytes: w.bytes,
+                    sha256: w.sha256.clone(),
+                    latest: w.latest.as_ref().map(ToString::to_string),
+                })
+            }
+            Delivered::Table(t) => Self::Table(TableLoadEntry {
+                name: name.to_owned(),
+                format: t.format.to_owned(),
+                database: t.database.clone(),
+                table: t.table.clone(),
+                mode: t.mode.to_owned(),
+                rows: t.rows,
+            }),
         }
     }
 }

@@ -7,7 +7,7 @@ use etl_source::SourceStats;
 use polars::prelude::{AnyValue, DataFrame};
 use unicode_width::UnicodeWidthStr;
 
-use crate::run::RunReport;
+use crate::run::{Delivered, RunReport};
 
 /// The summary of a successful run.
 pub fn render(report: &RunReport) -> String {
@@ -34,13 +34,16 @@ pub fn render(report: &RunReport) -> String {
         "{:<width$}  {:>8}  {:>10}  file",
         "sink", "rows", "bytes"
     );
-    for (name, w) in &report.sinks {
+    for (name, d) in &report.sinks {
+        let bytes = match d {
+            Delivered::File(w) => w.bytes.to_string(),
+            Delivered::Table(_) => "-".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "{name:<width$}  {:>8}  {:>10}  {}",
-            w.rows,
-            w.bytes,
-            w.path.display()
+            "{name:<width$}  {:>8}  {bytes:>10}  {}",
+            d.rows(),
+            d.describe()
         );
     }
     let cursors: Vec<_> = report

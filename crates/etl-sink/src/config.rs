@@ -1,76 +1,196 @@
 //! [`SinkSpec::build`]: a sink as written, checked into a [`SinkConfig`] without touching the
 //! disk. The one place where the parts of a sink are checked against each other.
 
-use std::path::PathBuf;
-
 use etl_config::{ConfigError, KeyPath};
 
 use crate::csv::CsvSpec;
 use crate::error::{Problems, problem};
 use crate::format::{Format, FormatName};
+use crate::location::{Location, LocationTemplate};
+use crate::object::S3Options;
 use crate::parquet::ParquetSpec;
-use crate::path::{PathTemplate, RenderVars};
+use crate::path::RenderVars;
 use crate::spec::{IfExists, PreviewSpec, SinkSpec};
+use crate::table::TableOutput;
 
 /// A sink, checked.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub name: String,
     pub from: String,
+    /// Where the rows go: a file, or a table of a database.
+    pub output: Output,
+    pub preview: Option<PreviewSpec>,
+}
+
+/// Where a sink's rows go. A file's options and a table's cannot be mixed.
+#[derive(Debug, Clone)]
+pub enum Output {
+    File(FileOutput),
+    Table(TableOutput),
+}
+
+/// A report file: written whole under a temporary name, then renamed into place (or
+/// uploaded, then completed, on `s3://`).
+#[derive(Debug, Clone)]
+pub struct FileOutput {
     /// The format with its options.
     pub format: Format,
-    pub path: PathTemplate,
+    /// A local path or an `s3://` object (with its `s3` settings).
+    pub path: LocationTemplate,
     /// `latest`: where the copy of each file goes.
-    pub latest: Option<PathTemplate>,
+    pub latest: Option<LocationTemplate>,
     pub if_exists: IfExists,
-    pub preview: Option<PreviewSpec>,
     pub keep_last: Option<usize>,
 }
 
 impl SinkConfig {
+    /// The file this sink writes, if it writes one.
+    pub fn file(&self) -> Option<&FileOutput> {
+        match &self.output {
+            Output::File(f) => Some(f),
+            Output::Table(_) => None,
+        }
+    }
+
+    /// `csv`, `parquet`, `ndjson`, `postgres` or `sqlite`.
+    pub fn format_name(&self) -> &'static str {
+        match &self.output {
+            Output::File(f) => f.format.name(),
+            Output::Table(t) => t.database.name(),
+        }
+    }
+
+    /// Where the rows go, for people: the path template, or the table and its database
+    /// (credentials masked).
+    pub fn describe_target(&self) -> String {
+        match &self.output {
+            Output::File(f) => f.path.as_str().to_owned(),
+            Output::Table(t) => t.describe(),
+        }
+    }
+
     /// Where the `latest` copy goes in one run, if the sink has one.
-    pub fn render_latest(&self, vars: &RenderVars<'_>) -> Option<PathBuf> {
-        self.latest.as_ref().map(|t| t.render(vars))
+    pub fn render_latest(&self, vars: &RenderVars<'_>) -> Option<Location> {
+        self.file()?.latest.as_ref().map(|t| t.render(vars))
     }
 }
 
 impl SinkSpec {
-    /// Checks the sink without touching the disk; every problem is reported, under its key
-    /// path (`sinks.<name>.csv.delimiter`).
+    /// Checks the sink without touching the disk or the network; every problem is reported,
+    /// under its key path (`sinks.<name>.csv.delimiter`).
     pub fn build(&self, name: &str) -> Result<SinkConfig, Vec<ConfigError>> {
         let mut p = Problems::new(KeyPath::root().key("sinks").key(name));
-        let path = p.keep("path", PathTemplate::parse(&self.path, self.allow_outside));
-        let latest = self
-            .latest
-            .as_deref()
-            .and_then(|latest| p.keep("latest", self.latest(latest)));
-        let format = self.format(&mut p);
-        if let (Some(n), Some(path)) = (self.keep_last, &path) {
-            p.keep("keep_last", keep_last(n, path));
-        }
         if self.preview.as_ref().is_some_and(|v| v.rows == 0) {
             p.push("preview.rows", problem("must be at least 1"));
         }
-        let built = match (path, format) {
-            (Some(path), Some(format)) => Some(SinkConfig {
-                name: name.to_owned(),
-                from: self.from.clone(),
-                format,
-                path,
-                latest,
-                if_exists: self.if_exists,
-                preview: self.preview.clone(),
-                keep_last: self.keep_last,
-            }),
-            _ => None,
+        let output = if self.format.is_table() {
+            self.refuse_file_keys(&mut p);
+            crate::table::build(self, &mut p).map(Output::Table)
+        } else {
+            self.refuse_table_keys(&mut p);
+            self.file_output(&mut p).map(Output::File)
         };
+        let built = output.map(|output| SinkConfig {
+            name: name.to_owned(),
+            from: self.from.clone(),
+            output,
+            preview: self.preview.clone(),
+        });
         p.finish(built)
     }
 
-    /// `latest`: a path like `path`, but not `path`.
-    fn latest(&self, latest: &str) -> Result<PathTemplate, ConfigError> {
-        let template = PathTemplate::parse(latest, self.allow_outside)?;
-        if latest == self.path {
+    /// A file sink's path, copy, format and housekeeping.
+    fn file_output(&self, p: &mut Problems) -> Option<FileOutput> {
+        let Some(path) = &self.path else {
+            p.push(
+                "path",
+                problem(format!(
+                    "is missing: a `{}` sink needs `path`",
+                    self.format.name()
+                ))
+                .with_hint("e.g. `path: reports/{pipeline}_{timestamp}.csv`"),
+            );
+            return None;
+        };
+        let s3 = match &self.s3 {
+            Some(spec) => spec.build(p).unwrap_or_default(),
+            None => S3Options::default(),
+        };
+        let path = p.keep(
+            "path",
+            LocationTemplate::parse(path, self.allow_outside, &s3),
+        );
+        let latest = self
+            .latest
+            .as_deref()
+            .and_then(|latest| p.keep("latest", self.latest(latest, &s3)));
+        let on_s3 = path.iter().chain(&latest).any(LocationTemplate::is_object);
+        if self.s3.is_some() && !on_s3 && path.is_some() {
+            p.push(
+                "s3",
+                problem("applies to `s3://` locations, but `path` and `latest` are local files")
+                    .with_hint("write `path: s3://BUCKET/reports/{pipeline}_{timestamp}.csv`"),
+            );
+        }
+        let format = self.format(p);
+        if let (Some(n), Some(path)) = (self.keep_last, &path) {
+            p.keep("keep_last", keep_last(n, path));
+        }
+        Some(FileOutput {
+            format: format?,
+            path: path?,
+            latest,
+            if_exists: self.if_exists,
+            keep_last: self.keep_last,
+        })
+    }
+
+    /// Keys of table sinks on a file sink.
+    fn refuse_table_keys(&self, p: &mut Problems) {
+        let given = [
+            ("url", self.url.is_some()),
+            ("table", self.table.is_some()),
+            ("mode", self.mode.is_some()),
+            ("primary_key", self.primary_key.is_some()),
+            ("tls", self.tls.is_some()),
+        ];
+        for (key, _) in given.iter().filter(|(_, given)| *given) {
+            p.push(
+                key,
+                problem(format!(
+                    "applies to `format: postgres` or `sqlite`, but this sink writes a {} file",
+                    self.format.name()
+                )),
+            );
+        }
+    }
+
+    /// Keys of file sinks on a table sink.
+    fn refuse_file_keys(&self, p: &mut Problems) {
+        let given = [
+            ("latest", self.latest.is_some()),
+            ("csv", self.csv.is_some()),
+            ("parquet", self.parquet.is_some()),
+            ("keep_last", self.keep_last.is_some()),
+            ("if_exists", self.if_exists != IfExists::Fail),
+            ("s3", self.s3.is_some()),
+        ];
+        for (key, _) in given.iter().filter(|(_, given)| *given) {
+            p.push(
+                key,
+                problem(format!(
+                    "applies to file sinks, but this sink writes a `{}` table",
+                    self.format.name()
+                )),
+            );
+        }
+    }
+
+    /// `latest`: a path (or object) like `path`, but not `path`.
+    fn latest(&self, latest: &str, s3: &S3Options) -> Result<LocationTemplate, ConfigError> {
+        let template = LocationTemplate::parse(latest, self.allow_outside, s3)?;
+        if Some(latest) == self.path.as_deref() {
             return Err(problem(format!("`{latest}` is `path` itself"))
                 .with_hint("name another file, e.g. `reports/{pipeline}_latest.csv`"));
         }
@@ -106,12 +226,13 @@ impl SinkSpec {
             FormatName::Csv => csv.map(Format::Csv),
             FormatName::Parquet => parquet.map(Format::Parquet),
             FormatName::Ndjson => Some(Format::Ndjson),
+            FormatName::Postgres | FormatName::Sqlite => None,
         }
     }
 }
 
 /// `keep_last`: at least the file just written, and files this sink can find again.
-fn keep_last(n: usize, path: &PathTemplate) -> Result<(), ConfigError> {
+fn keep_last(n: usize, path: &LocationTemplate) -> Result<(), ConfigError> {
     if n == 0 {
         return Err(problem("must be at least 1 (the file just written)"));
     }
@@ -139,9 +260,12 @@ mod tests {
         }
     }
 
-    fn built(yaml: &str) -> SinkConfig {
+    fn built(yaml: &str) -> FileOutput {
         let spec: SinkSpec = serde_yaml::from_str(yaml).unwrap();
-        spec.build("report").unwrap()
+        match spec.build("report").unwrap().output {
+            Output::File(file) => file,
+            Output::Table(table) => panic!("{table:?}"),
+        }
     }
 
     fn csv(yaml: &str) -> CsvOptions {
@@ -394,8 +518,8 @@ mod tests {
             run_id: "20261126_020000-0a1f",
         };
         assert_eq!(
-            s.render_latest(&vars),
-            Some(PathBuf::from("reports/engagement_latest.csv"))
+            s.latest.as_ref().map(|l| l.render(&vars)),
+            Some(Location::Local("reports/engagement_latest.csv".into()))
         );
         assert_eq!(
             errors("{ from: t, format: csv, path: 'r/{sink}.csv', latest: 'r/{sink}.csv' }"),
@@ -424,6 +548,68 @@ mod tests {
                  allow_outside: true }"
             )
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn s3_locations_take_their_settings_from_the_sink() {
+        let s = built(
+            "{ from: t, format: parquet, \
+             path: 's3://etl-reports/daily/{pipeline}_{timestamp}.parquet', \
+             latest: 'reports/{pipeline}_latest.parquet', keep_last: 3, \
+             s3: { endpoint: 'http://127.0.0.1:9000', region: eu-west-1, path_style: true, \
+             access_key_id: AKID, secret_access_key: hunter2, allow_http: true } }",
+        );
+        let LocationTemplate::Object(object) = &s.path else {
+            panic!("{:?}", s.path)
+        };
+        assert_eq!(object.bucket(), "etl-reports");
+        assert!(format!("{:?}", object.options()).contains("http://127.0.0.1:9000"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!s.latest.as_ref().unwrap().is_object());
+        // `allow_outside` does not matter for a bucket.
+        assert!(
+            errors("{ from: t, format: csv, path: 's3://b-1/x.csv', allow_outside: true }")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn s3_settings_belong_to_s3_locations() {
+        assert_eq!(
+            errors("{ from: t, format: csv, path: r.csv, s3: { region: eu-west-1 } }"),
+            [
+                "`sinks.report.s3`: applies to `s3://` locations, but `path` and `latest` are \
+                 local files; write `path: s3://BUCKET/reports/{pipeline}_{timestamp}.csv`"
+            ]
+        );
+        assert_eq!(
+            errors(
+                "{ from: t, format: csv, path: 's3://b-1/{date}/x.csv', keep_last: 2, \
+                 s3: { region: 'EU' } }"
+            ),
+            [
+                "`sinks.report.s3.region`: `EU` is not a region name; e.g. `eu-west-1`; lowercase \
+                 letters, digits and `-`",
+                "`sinks.report.keep_last`: needs `path` to vary in its file name only \
+                 (`reports/{pipeline}_{timestamp}.csv`), so that the files of this sink can be \
+                 found",
+            ]
+        );
+        let table = errors(
+            "{ from: t, format: sqlite, path: 's3://b-1/x.sqlite', table: t, s3: { region: x } }",
+        );
+        assert!(
+            table
+                .iter()
+                .any(|e| e.starts_with("`sinks.report.s3`: applies to file sinks")),
+            "{table:?}"
+        );
+        assert!(
+            table
+                .iter()
+                .any(|e| e.contains("is a `s3://` URL, not a file path")),
+            "{table:?}"
         );
     }
 }

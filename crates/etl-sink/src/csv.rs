@@ -334,7 +334,7 @@ impl CsvOptions {
 ///
 /// The nested columns go through the ndjson sink's writer (one object per row) and each value
 /// is cut out of its row unchanged, so a cell holds exactly what the ndjson sink would write.
-fn nested_as_json(df: &DataFrame, sink: &str) -> Result<Option<DataFrame>, Error> {
+pub(crate) fn nested_as_json(df: &DataFrame, sink: &str) -> Result<Option<DataFrame>, Error> {
     let nested: Vec<PlSmallStr> = df
         .columns()
         .iter()

@@ -1,9 +1,11 @@
 //! The crate's errors: [`Error`] when a sink runs, and [`Problems`], which collects the
-//! [`ConfigError`]s of the config stage. A leaf: every other module may use it.
+//! [`ConfigError`]s of the config stage. Nearly a leaf: it uses [`Location`] only.
 
 use std::path::PathBuf;
 
 use etl_config::{ConfigError, KeyPath, quote_list};
+
+use crate::location::Location;
 
 /// Everything that can go wrong while a sink writes (its configuration was checked by
 /// [`SinkSpec::build`](crate::SinkSpec::build), which reports [`ConfigError`]s).
@@ -56,10 +58,78 @@ pub enum Error {
 
     /// `latest` rendered to the path of the file itself.
     #[error(
-        "`sinks.{sink}.latest`: renders to `{}`, the file `path` writes; name another file",
-        latest.display()
+        "`sinks.{sink}.latest`: renders to `{latest}`, the file `path` writes; name another \
+         file"
     )]
-    LatestIsPath { sink: String, latest: PathBuf },
+    LatestIsPath { sink: String, latest: Location },
+
+    /// The object exists and `if_exists` is `fail` (found before anything was uploaded).
+    #[error(
+        "sink `{sink}`: `{url}` already exists; set `if_exists: overwrite` or put \
+         `{{timestamp}}` in `path`"
+    )]
+    ObjectExists { sink: String, url: String },
+
+    /// Object storage cannot be reached, refused a request or failed it. The message names
+    /// the server and never holds a credential; an upload that failed was aborted.
+    #[error("sink `{sink}`: cannot {action} `{url}`: {message}")]
+    ObjectStore {
+        sink: String,
+        action: &'static str,
+        /// The object, or `s3://bucket/prefix/` for the bucket.
+        url: String,
+        message: String,
+    },
+
+    /// The file is in place, but its `latest` copy could not be put in place (one of them is
+    /// an object; [`Error::Latest`] when both are local files).
+    #[error(
+        "sink `{sink}`: wrote `{written}`, but cannot replace `{latest}` with a copy of it: \
+         {message}"
+    )]
+    LatestCopy {
+        sink: String,
+        written: String,
+        latest: String,
+        message: String,
+    },
+
+    /// A file was asked of a sink that writes a table.
+    #[error("sink `{sink}` writes a `{format}` table, not a file")]
+    NotAFile { sink: String, format: &'static str },
+
+    /// The database cannot be reached, or refused the credentials (checked before any
+    /// request to a source, and again when the run loads its rows).
+    #[error("sink `{sink}`: cannot connect to {target}: {message}")]
+    Connect {
+        sink: String,
+        /// The database, its password masked.
+        target: String,
+        message: String,
+    },
+
+    /// The table cannot take the rows: it cannot be created or altered, or the database
+    /// refused the load. The table is as it was.
+    #[error("sink `{sink}`: table `{table}`: {message}; the table was left as it was")]
+    Load {
+        sink: String,
+        table: String,
+        message: String,
+    },
+
+    /// A column of the table has a type this run's values no longer fit.
+    #[error(
+        "sink `{sink}`: column `{column}` of table `{table}` is `{existing}`, but this run's \
+         values are `{incoming}`; change the column (or `mode: replace` into a new table), or \
+         cast the values in a transform"
+    )]
+    ColumnType {
+        sink: String,
+        table: String,
+        column: String,
+        existing: String,
+        incoming: String,
+    },
 
     /// `preview.sort_by` names a column the output does not have.
     #[error(
@@ -103,6 +173,11 @@ impl Problems {
             at,
             found: Vec::new(),
         }
+    }
+
+    /// How many problems were found so far.
+    pub(crate) fn count(&self) -> usize {
+        self.found.len()
     }
 
     /// The key `key` (dotted, below this one).

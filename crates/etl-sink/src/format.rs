@@ -21,6 +21,8 @@ pub enum FormatName {
     Csv,
     Parquet,
     Ndjson,
+    Postgres,
+    Sqlite,
 }
 
 impl FormatName {
@@ -29,7 +31,14 @@ impl FormatName {
             FormatName::Csv => "csv",
             FormatName::Parquet => "parquet",
             FormatName::Ndjson => "ndjson",
+            FormatName::Postgres => "postgres",
+            FormatName::Sqlite => "sqlite",
         }
+    }
+
+    /// Whether the format writes a table of a database rather than a file.
+    pub fn is_table(self) -> bool {
+        matches!(self, FormatName::Postgres | FormatName::Sqlite)
     }
 }
 

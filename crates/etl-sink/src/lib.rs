@@ -28,24 +28,44 @@
 //! [`PathTemplate::prune`] (`keep_last`) removes only files whose varying placeholders have
 //! the shape of this run's values, so a `latest` copy beside the dated files is kept.
 //! Writing fails with an [`Error`].
+//!
+//! A file sink's `path` (and `latest`) may be an object of S3 or S3-compatible storage
+//! instead: a [`LocationTemplate`] is a local [`PathTemplate`] or an [`ObjectTemplate`]
+//! (`s3://bucket/prefix/{pipeline}_{timestamp}.parquet`, reached with [`S3Options`]: the
+//! sink's `s3` keys, else the `AWS_*` variables), and renders to a [`Location`]. For an
+//! object, [`prepare_at`] writes the file to a local temporary file and uploads it as the
+//! parts of a multipart upload that only [`Prepared::commit`] completes, so the object
+//! appears whole or not at all; `keep_last` lists the key's prefix.
+//! [`check_object_store`] checks a sink's bucket before a run fetches anything.
 
 mod config;
 mod csv;
 mod error;
 mod format;
+mod location;
 mod ndjson;
+mod object;
 mod parquet;
 mod path;
+mod postgres;
 mod preview;
 mod spec;
+mod sqlite;
+mod table;
 mod write;
 
-pub use config::SinkConfig;
+pub use config::{FileOutput, Output, SinkConfig};
 pub use csv::{CsvOptions, CsvSpec, QuoteStyle};
 pub use error::Error;
 pub use format::{Format, FormatName};
+pub use location::{Location, LocationTemplate};
+pub use object::{ObjectTemplate, ObjectUrl, S3Options, check_object_store};
 pub use parquet::{Compression, ParquetOptions, ParquetSpec};
 pub use path::{PathTemplate, RenderVars};
 pub use preview::preview;
-pub use spec::{IfExists, PreviewSpec, SinkSpec};
-pub use write::{Prepared, Written, prepare, prepare_with_latest, write};
+pub use spec::{DatabaseTlsSpec, IfExists, KeyColumns, LoadMode, PreviewSpec, S3Spec, SinkSpec};
+pub use table::{
+    Database, DatabaseUrl, Loaded, Mode, PostgresTarget, SqliteTarget, TableLoad, TableName,
+    TableOutput, check, load,
+};
+pub use write::{Prepared, Written, prepare, prepare_at, prepare_with_latest, write};

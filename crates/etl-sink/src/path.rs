@@ -38,6 +38,12 @@ impl PathTemplate {
         if template.chars().any(char::is_control) {
             return Err(problem("contains control characters"));
         }
+        if let Some((scheme, _)) = template.split_once("://") {
+            return Err(problem(format!(
+                "`{template}` is a `{scheme}://` URL, not a file path"
+            ))
+            .with_hint("object storage (`s3://BUCKET/KEY`) is for csv, parquet and ndjson sinks"));
+        }
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}') else {
@@ -104,7 +110,7 @@ impl PathTemplate {
     /// has one and the same other characters (`2026-11-26` matches `2025-01-31`, not
     /// `latest`). So a hand-written `engagement_latest.csv` or `engagement_notes.csv` beside
     /// `engagement_{timestamp}.csv` is never taken for one of this sink's files.
-    fn matches(&self, file_name: &str, vars: &RenderVars<'_>) -> bool {
+    pub(crate) fn matches(&self, file_name: &str, vars: &RenderVars<'_>) -> bool {
         let name = self
             .template
             .rsplit_once('/')

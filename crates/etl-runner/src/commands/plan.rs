@@ -40,9 +40,9 @@ pub(super) fn plan(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
             out,
             "  {}: {} from `{}` to {}",
             sink.name,
-            sink.format.name(),
+            sink.format_name(),
             sink.from,
-            sink.path.as_str()
+            sink.describe_target()
         );
     }
     let unused = pipeline.unused_transforms();

@@ -127,6 +127,20 @@ impl<'a> Collector<'a> {
         });
     }
 
+    /// A problem at a key whose line must not be shown (it holds a secret): placed, without
+    /// the excerpt.
+    pub(crate) fn secret(&mut self, error: ConfigError) {
+        let message = error.text();
+        let ConfigError { key, .. } = error;
+        self.found.push(Diagnostic {
+            file: self.file.to_owned(),
+            position: locate(self.text, &key),
+            key: key.to_string(),
+            message,
+            excerpt: None,
+        });
+    }
+
     /// Every problem found, in the order they are written in the file.
     pub(crate) fn finish(self) -> Diagnostics {
         let mut found = self.found;

@@ -393,6 +393,18 @@ fn walk(
     c: &mut Collector<'_>,
 ) {
     match value {
+        // The line holds the secret: it is not shown.
+        Value::String(s) if is_literal_credential(path, s) => c.secret(
+            ConfigError::new(
+                path.clone(),
+                "is a credential written into the pipeline file",
+            )
+            .with_hint(format!(
+                "write it as an environment variable, e.g. `\"${{{}}}\"`, or leave it out \
+                     and set the standard AWS_* variables",
+                path.last_key().unwrap_or("KEY").to_uppercase()
+            )),
+        ),
         Value::String(s) => match interpolate(s, env) {
             Ok(resolved) => *s = resolved,
             Err(errors) => {
@@ -423,6 +435,25 @@ fn walk(
         Value::Tagged(t) => walk(&mut t.value, path, env, c),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
+}
+
+/// `sinks.<name>.s3.{access_key_id, secret_access_key, session_token}` written as a value
+/// rather than `${VAR}`: object-store credentials are taken from the environment only.
+fn is_literal_credential(path: &KeyPath, value: &str) -> bool {
+    use etl_config::Segment;
+    let segments = path.segments();
+    let key = |i: usize| match segments.get(i) {
+        Some(Segment::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    segments.len() == 4
+        && key(0) == Some("sinks")
+        && key(2) == Some("s3")
+        && matches!(
+            key(3),
+            Some("access_key_id" | "secret_access_key" | "session_token")
+        )
+        && !value.contains("${")
 }
 
 /// The pipeline's name without resolving anything else (for `etl runs`): `name:` if the file

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use etl_sink::{PreviewSpec, Written};
+use etl_sink::{Loaded, PreviewSpec, Written};
 use etl_source::{SourceStats, Window};
 use polars::prelude::DataFrame;
 use tokio::sync::Notify;
@@ -24,13 +24,37 @@ use crate::pipeline::Pipeline;
 use crate::state::{State, StateError, TableState};
 use step::{Done, Step};
 
+/// What a sink put in place: a file, or rows committed to a table.
+#[derive(Debug, Clone)]
+pub enum Delivered {
+    File(Written),
+    Table(Loaded),
+}
+
+impl Delivered {
+    pub fn rows(&self) -> u64 {
+        match self {
+            Delivered::File(w) => w.rows,
+            Delivered::Table(t) => t.rows,
+        }
+    }
+
+    /// The file's path, or `table `t` in DATABASE`, for people (credentials masked).
+    pub fn describe(&self) -> String {
+        match self {
+            Delivered::File(w) => w.location.to_string(),
+            Delivered::Table(t) => format!("table `{}` in {} ({})", t.table, t.database, t.mode),
+        }
+    }
+}
+
 /// What a successful run did.
 #[derive(Debug)]
 pub struct RunReport {
     pub pipeline: String,
     pub run_id: String,
     pub sources: Vec<(String, SourceStats)>,
-    pub sinks: Vec<(String, Written)>,
+    pub sinks: Vec<(String, Delivered)>,
     /// Per sink with `preview`: the rows to show and how they were chosen.
     pub previews: Vec<(String, DataFrame, PreviewSpec)>,
     pub elapsed: Duration,
@@ -112,6 +136,7 @@ pub async fn run(
     let previous = State::load(&plan.root, &pipeline.name).map_err(|e| RunFailure::new(e, &[]))?;
     let windows =
         windows(pipeline, plan, previous.as_ref()).map_err(|e| RunFailure::new(e, &[]))?;
+    check_destinations(pipeline, clock, plan).await?;
 
     let fetching = Instant::now();
     let (stats, tables) = extract::extract_all(
@@ -172,6 +197,53 @@ pub async fn run(
         state: done.state,
         state_note: done.state_note,
     })
+}
+
+/// Before the first request to a source: every database and bucket this run writes can be
+/// reached with its credentials, and the table or object created or written (nothing is
+/// changed; a local file sink has nothing to check). A run that
+/// could not deliver fails here, not after fetching for an hour.
+async fn check_destinations(
+    pipeline: &Pipeline,
+    clock: &RunClock,
+    plan: &Plan,
+) -> Result<(), RunFailure> {
+    let sinks: Vec<etl_sink::SinkConfig> = pipeline
+        .sinks
+        .iter()
+        .zip(&plan.sinks)
+        .filter(|(_, on)| **on)
+        .map(|(s, _)| s.clone())
+        .collect();
+    if sinks.is_empty() {
+        return Ok(());
+    }
+    let (name, clock) = (pipeline.name.clone(), clock.clone());
+    tokio::task::spawn_blocking(move || {
+        for sink in &sinks {
+            let vars = etl_sink::RenderVars {
+                pipeline: &name,
+                sink: &sink.name,
+                date: &clock.date,
+                timestamp: &clock.timestamp,
+                run_id: &clock.run_id,
+            };
+            etl_sink::check(sink, &vars)?;
+            etl_sink::check_object_store(sink, &vars)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| {
+        RunFailure::new(
+            RunError::Task {
+                what: "the destination check",
+                message: e.to_string(),
+            },
+            &[],
+        )
+    })?
+    .map_err(|e: etl_sink::Error| RunFailure::new(e, &[]))
 }
 
 /// Where each source starts: its stored cursor(s), or `--since`/`--until`.

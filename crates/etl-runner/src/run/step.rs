@@ -5,20 +5,20 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use etl_sink::{PreviewSpec, RenderVars, SinkConfig, Written};
+use etl_sink::{Location, PreviewSpec, RenderVars, SinkConfig};
 use etl_source::{Cursor, FieldType, SourceConfig, SourceStats, StagedTable};
 use etl_transform::{ColumnType, Table, Transformer};
 use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
 use tracing::info;
 
-use super::{Cancel, Plan, RunClock};
+use super::{Cancel, Delivered, Plan, RunClock};
 use crate::error::RunError;
 use crate::pipeline::Pipeline;
 use crate::state::{self, State, StateError, TableState};
 
 /// What the transform and write step produced.
 pub(super) struct Done {
-    pub(super) written: Vec<(String, Written)>,
+    pub(super) written: Vec<(String, Delivered)>,
     pub(super) previews: Vec<(String, DataFrame, PreviewSpec)>,
     pub(super) tables: Vec<(String, TableState)>,
     pub(super) state: Option<PathBuf>,
@@ -32,7 +32,7 @@ pub(super) struct Done {
 /// Why the step failed, and the output files it had put in place by then.
 pub(super) struct StepError {
     pub(super) error: Box<RunError>,
-    pub(super) placed: Vec<PathBuf>,
+    pub(super) placed: Vec<String>,
 }
 
 impl<E: Into<RunError>> From<E> for StepError {
@@ -67,12 +67,28 @@ struct PendingTable {
     bytes: u64,
 }
 
-/// An output computed, with where it goes.
+/// An output computed, with where it goes: a file (and its `latest` copy) or a table.
 struct Planned<'a> {
     sink: &'a SinkConfig,
-    path: PathBuf,
-    latest: Option<PathBuf>,
+    /// Where the file goes (a path or an object); `None` for a table sink.
+    path: Option<Location>,
+    latest: Option<Location>,
     frame: DataFrame,
+}
+
+/// An output ready to be put in place.
+enum Ready {
+    File(etl_sink::Prepared),
+    Table(etl_sink::TableLoad),
+}
+
+impl Ready {
+    fn commit(self) -> Result<Delivered, etl_sink::Error> {
+        match self {
+            Ready::File(file) => file.commit().map(Delivered::File),
+            Ready::Table(load) => load.commit().map(Delivered::Table),
+        }
+    }
 }
 
 impl Step {
@@ -121,7 +137,7 @@ impl Step {
         // Every sink succeeded: now the merged tables, then the state.
         let (tables, state, state_note) = self.save(pending).map_err(|e| StepError {
             error: Box::new(e.into()),
-            placed: written.iter().map(|(_, w)| w.path.clone()).collect(),
+            placed: written.iter().map(|(_, d)| d.describe()).collect(),
         })?;
         self.prune(&written);
         Ok(Done {
@@ -192,29 +208,45 @@ impl Step {
     /// Every output computed and every target checked before the first file is written.
     fn compute_outputs(&self, transformer: &Transformer) -> Result<Vec<Planned<'_>>, StepError> {
         let mut planned = Vec::new();
-        let mut claimed: Vec<PathBuf> = Vec::new();
+        let mut claimed: Vec<String> = Vec::new();
         for (sink, on) in self.pipeline.sinks.iter().zip(&self.plan.sinks) {
             if !on {
                 continue;
             }
-            let path = sink.path.render(&self.vars(&sink.name));
-            if sink.if_exists == etl_sink::IfExists::Fail && path.exists() {
-                return Err(etl_sink::Error::Exists {
-                    sink: sink.name.clone(),
-                    path,
+            let vars = self.vars(&sink.name);
+            let (path, latest) = match sink.file() {
+                Some(file) => {
+                    let path = file.path.render(&vars);
+                    // An object's `if_exists` is checked when it is prepared.
+                    if let Some(local) = path.as_local() {
+                        if file.if_exists == etl_sink::IfExists::Fail && local.exists() {
+                            return Err(etl_sink::Error::Exists {
+                                sink: sink.name.clone(),
+                                path: local.to_owned(),
+                            }
+                            .into());
+                        }
+                    }
+                    (Some(path), sink.render_latest(&vars))
                 }
-                .into());
-            }
-            let latest = sink.render_latest(&self.vars(&sink.name));
-            for target in std::iter::once(&path).chain(latest.as_ref()) {
-                if claimed.contains(target) {
+                None => (None, None),
+            };
+            let targets: Vec<String> = match &path {
+                Some(path) => std::iter::once(path)
+                    .chain(latest.as_ref())
+                    .map(ToString::to_string)
+                    .collect(),
+                None => vec![sink.describe_target()],
+            };
+            for target in targets {
+                if claimed.contains(&target) {
                     return Err(RunError::SameTarget {
                         sink: sink.name.clone(),
-                        path: target.clone(),
+                        target,
                     }
                     .into());
                 }
-                claimed.push(target.clone());
+                claimed.push(target);
             }
             let started = Instant::now();
             self.check()?;
@@ -230,34 +262,43 @@ impl Step {
         Ok(planned)
     }
 
-    /// Every file is written and synced under a temporary name first; only when all of them
-    /// are ready is any put in place. A failure before that leaves nothing behind.
+    /// Every file is written and synced under a temporary name first, every table loaded in
+    /// an open transaction; only when all of them are ready is any put in place (renamed,
+    /// committed). A failure before that leaves nothing behind.
     fn write_outputs(
         &self,
         planned: Vec<Planned<'_>>,
-    ) -> Result<Vec<(String, Written)>, StepError> {
-        let mut prepared = PreparedFiles(Vec::new());
+    ) -> Result<Vec<(String, Delivered)>, StepError> {
+        let mut ready = ReadyOutputs(Vec::new());
         for mut p in planned {
             self.check()?;
-            let file =
-                etl_sink::prepare_with_latest(&mut p.frame, p.sink, &p.path, p.latest.as_deref())?;
-            prepared.0.push((p.sink.name.clone(), file));
+            let output = match &p.path {
+                Some(path) => Ready::File(etl_sink::prepare_at(
+                    &mut p.frame,
+                    p.sink,
+                    path,
+                    p.latest.as_ref(),
+                )?),
+                None => Ready::Table(etl_sink::load(&p.frame, p.sink, &self.vars(&p.sink.name))?),
+            };
+            ready.0.push((p.sink.name.clone(), output));
         }
-        let mut written: Vec<(String, Written)> = Vec::new();
-        // The last moment to stop: the files are ready but none is in place.
+        let mut written: Vec<(String, Delivered)> = Vec::new();
+        // The last moment to stop: the outputs are ready but none is in place.
         self.check()?;
-        for (name, file) in std::mem::take(&mut prepared.0) {
-            match file.commit() {
-                Ok(w) => {
-                    info!(sink = %name, path = %w.path.display(), rows = w.rows, bytes = w.bytes, "Wrote output.");
-                    written.push((name, w));
+        for (name, output) in std::mem::take(&mut ready.0) {
+            match output.commit() {
+                Ok(d) => {
+                    info!(sink = %name, output = %d.describe(), rows = d.rows(), "Wrote output.");
+                    written.push((name, d));
                 }
                 Err(e) => {
-                    // Renaming failed (the disk, a permission): files already renamed stay, as
-                    // they are complete, and the error names them.
+                    // Putting one in place failed (the disk, a permission, the database):
+                    // outputs already in place stay, as they are complete, and the error
+                    // names them.
                     return Err(StepError {
                         error: Box::new(e.into()),
-                        placed: written.into_iter().map(|(_, w)| w.path).collect(),
+                        placed: written.iter().map(|(_, d)| d.describe()).collect(),
                     });
                 }
             }
@@ -408,18 +449,19 @@ impl Step {
     }
 
     /// Housekeeping, once everything is in place: older files of sinks with `keep_last`.
-    fn prune(&self, written: &[(String, Written)]) {
+    fn prune(&self, written: &[(String, Delivered)]) {
         for sink in &self.pipeline.sinks {
-            let (Some(keep), Some((_, w))) = (
-                sink.keep_last,
+            let Some(file) = sink.file() else { continue };
+            let (Some(keep), Some((_, Delivered::File(w)))) = (
+                file.keep_last,
                 written.iter().find(|(n, _)| *n == sink.name),
             ) else {
                 continue;
             };
-            match sink.path.prune(&w.path, &self.vars(&sink.name), keep) {
+            match file.path.prune(&w.location, &self.vars(&sink.name), keep) {
                 Ok(removed) => {
-                    for path in removed {
-                        info!(sink = %sink.name, path = %path.display(), "Removed an older file (keep_last).");
+                    for location in removed {
+                        info!(sink = %sink.name, file = %location, "Removed an older file (keep_last).");
                     }
                 }
                 Err(e) => {
@@ -430,11 +472,11 @@ impl Step {
     }
 }
 
-/// Files written but not in place. Dropped last first, so that a folder created for the
-/// first is empty (and removed) by the time its turn comes.
-struct PreparedFiles(Vec<(String, etl_sink::Prepared)>);
+/// Outputs ready but not in place. Dropped last first, so that a folder created for the
+/// first is empty (and removed) by the time its turn comes; a table's transaction rolls back.
+struct ReadyOutputs(Vec<(String, Ready)>);
 
-impl Drop for PreparedFiles {
+impl Drop for ReadyOutputs {
     fn drop(&mut self) {
         while let Some(last) = self.0.pop() {
             drop(last);

@@ -32,7 +32,7 @@ fn the_engagement_report_is_exact_in_csv() {
     assert_eq!(report[4].name, "Smith, John \"Jack\"");
     assert_eq!(report[8].company_name, "Fjord\nLogistics AB");
     // The summary names every source and the file; the preview shows the top five.
-    let name = files(&dir.path().join("reports")).remove(0);
+    let name = crate::report_files(dir.path()).remove(0);
     assert!(
         name.starts_with("engagement_")
             && std::path::Path::new(&name)

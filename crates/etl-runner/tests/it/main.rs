@@ -3,6 +3,7 @@
 //! End to end: the real `etl` binary against `etl-mockapi` on 127.0.0.1, real files.
 
 mod chaos;
+mod destinations;
 mod e2e;
 mod incremental;
 mod progress;
@@ -276,9 +277,18 @@ pub(crate) fn rows_of(df: &DataFrame) -> Vec<Row> {
         .collect()
 }
 
+/// The report files under `dir/reports`: every file but the SQLite database the shipped
+/// engagement pipeline also writes there.
+pub(crate) fn report_files(dir: &Path) -> Vec<String> {
+    files(&dir.join("reports"))
+        .into_iter()
+        .filter(|f| !f.contains(".sqlite"))
+        .collect()
+}
+
 /// The one report file a run left in `dir/reports`, read back.
 pub(crate) fn report_in(dir: &Path) -> Vec<Row> {
-    let found = files(&dir.join("reports"));
+    let found = report_files(dir);
     assert_eq!(found.len(), 1, "expected one report, found {found:?}");
     let path = dir.join("reports").join(&found[0]);
     let df = if found[0].ends_with(".parquet") {

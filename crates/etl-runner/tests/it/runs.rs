@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use etl_mockapi::{AuthRequirement, MockConfig};
 use serde_json::Value;
 
-use crate::{etl, files, mock, run_variant};
+use crate::{etl, mock, run_variant};
 
 fn manifests(dir: &std::path::Path) -> Vec<Value> {
     let folder = dir.join(".etl/runs/engagement");
@@ -139,7 +139,7 @@ fn a_second_run_of_the_same_pipeline_exits_75() {
         second.stderr
     );
     assert!(first.wait().unwrap().success());
-    assert_eq!(files(&dir.path().join("reports")).len(), 1);
+    assert_eq!(crate::report_files(dir.path()).len(), 1);
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn keep_last_keeps_the_newest_reports_of_a_sink() {
         assert_eq!(out.code, 0, "{out:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let left = files(&dir.path().join("reports"));
+    let left = crate::report_files(dir.path());
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(left.contains(&"unrelated.csv".to_owned()));
     // The two newest runs' files remain.

@@ -4,9 +4,15 @@
 
 use std::path::Path;
 
-use etl_sink::{FormatName, IfExists, SinkConfig, SinkSpec, prepare_with_latest, write};
+use etl_sink::{
+    FormatName, IfExists, Location, SinkConfig, SinkSpec, prepare_at, prepare_with_latest, write,
+};
 use polars::prelude::*;
 use serde_json::{Value, json};
+
+mod object;
+mod postgres;
+mod sqlite;
 
 const TRICKY: [&str; 4] = [
     "Smith, John \"Jack\"",
@@ -28,7 +34,12 @@ fn sink(format: FormatName, if_exists: IfExists) -> SinkConfig {
     let spec = SinkSpec {
         from: "t".into(),
         format,
-        path: "out/x".into(),
+        path: Some("out/x".into()),
+        url: None,
+        table: None,
+        mode: None,
+        primary_key: None,
+        tls: None,
         if_exists,
         allow_outside: false,
         latest: None,
@@ -36,6 +47,7 @@ fn sink(format: FormatName, if_exists: IfExists) -> SinkConfig {
         parquet: None,
         preview: None,
         keep_last: None,
+        s3: None,
     };
     spec.build("report").unwrap()
 }
@@ -497,7 +509,10 @@ fn latest_is_a_copy_replaced_on_every_commit() {
     let latest = dir.path().join("current/engagement_latest.csv");
 
     let prepared = prepare_with_latest(&mut frame(), &sink, &dated, Some(&latest)).unwrap();
-    assert_eq!(prepared.latest(), Some(latest.as_path()));
+    assert_eq!(
+        prepared.latest().and_then(Location::as_local),
+        Some(latest.as_path())
+    );
     assert!(
         !dated.exists() && !latest.exists(),
         "nothing in place before commit"
@@ -508,7 +523,10 @@ fn latest_is_a_copy_replaced_on_every_commit() {
         "the copy's temporary file"
     );
     let written = prepared.commit().unwrap();
-    assert_eq!(written.latest.as_deref(), Some(latest.as_path()));
+    assert_eq!(
+        written.latest.as_ref().and_then(Location::as_local),
+        Some(latest.as_path())
+    );
     assert_eq!(
         std::fs::read(&latest).unwrap(),
         std::fs::read(&dated).unwrap()
@@ -553,7 +571,7 @@ fn latest_replaces_its_copy_even_with_if_exists_fail() {
         std::fs::read(&latest).unwrap(),
         std::fs::read(&dated).unwrap()
     );
-    assert_eq!(written.latest, Some(latest));
+    assert_eq!(written.latest, Some(Location::Local(latest)));
 }
 
 #[test]
@@ -623,13 +641,14 @@ fn keep_last_never_prunes_the_latest_copy() {
             timestamp,
             run_id: "20261126_020000-0a1f",
         };
-        let path = sink.path.render(&vars);
+        let file = sink.file().unwrap();
+        let path = file.path.render(&vars);
         let latest = sink.render_latest(&vars);
-        let written = prepare_with_latest(&mut frame(), &sink, &path, latest.as_deref())
+        let written = prepare_at(&mut frame(), &sink, &path, latest.as_ref())
             .unwrap()
             .commit()
             .unwrap();
-        sink.path.prune(&written.path, &vars, 1).unwrap();
+        file.path.prune(&written.location, &vars, 1).unwrap();
         last = Some(written);
     }
     assert_eq!(
@@ -638,8 +657,8 @@ fn keep_last_never_prunes_the_latest_copy() {
     );
     let last = last.unwrap();
     assert_eq!(
-        std::fs::read(last.latest.unwrap()).unwrap(),
-        std::fs::read(last.path).unwrap()
+        std::fs::read(last.latest.unwrap().as_local().unwrap()).unwrap(),
+        std::fs::read(last.location.as_local().unwrap()).unwrap()
     );
 }
 
