@@ -188,6 +188,8 @@ SQL
 }
 
 start_postgres
+# The tests read tables back with this server's own psql.
+export PATH="$pg_bin:$PATH"
 
 # --- S3-compatible object storage --------------------------------------------------------------
 # s3s-fs (crates.io): see scripts/s3server.sh and docs/destinations.md for why this server.
