@@ -159,15 +159,16 @@ YAML
   (cd "$dir" && "$bin/etl" -q run csv.yaml)
   measure postgres "$dir" env DATABASE_URL="$ETL_TEST_POSTGRES_URL" "$bin/etl" -v run postgres.yaml
   load_s=$(sed -n 's/.*write_ms=\([0-9]*\).*/\1/p' "$work/postgres.err" | tail -1 | awk '{ printf "%.3f", $1 / 1000 }')
-  rows=$(psql "$ETL_TEST_POSTGRES_URL" -X -A -t -c "SELECT count(*) FROM bench_comments")
-  psql "$ETL_TEST_POSTGRES_URL" -X -q -c "DROP TABLE IF EXISTS bench_copy" \
+  loaded=$(psql "$ETL_TEST_POSTGRES_URL" -X -A -t -c "SELECT count(*) FROM bench_comments")
+  psql "$ETL_TEST_POSTGRES_URL" -X -q \
+    -c "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_copy" \
     -c "CREATE TABLE bench_copy (LIKE bench_comments)"
   start=$(date +%s.%N)
-  (cd "$dir" && psql "$ETL_TEST_POSTGRES_URL" -X -q -c "\\copy bench_copy FROM 'comments.csv' CSV HEADER")
+  (cd "$dir" && psql "$ETL_TEST_POSTGRES_URL" -X -q -c "\\copy bench_copy FROM 'comments.csv' CSV HEADER" >/dev/null)
   copy_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
   copied=$(psql "$ETL_TEST_POSTGRES_URL" -X -A -t -c "SELECT count(*) FROM bench_copy")
-  [ "$rows" = "$copied" ] || { echo "bench: postgres has $rows rows, psql copied $copied" >&2; exit 1; }
-  row "comments into postgres (load)" "$rows" "$load_s" "$rss" "$copy_s" "x = load / psql \\copy of the same CSV ($copy_s s); whole run ${wall}s"
+  [ "$loaded" = "$copied" ] || { echo "bench: postgres has $loaded rows, psql copied $copied" >&2; exit 1; }
+  row "comments into postgres (load)" "$loaded" "$load_s" "$rss" "$copy_s" "x = load / psql \\copy of the same CSV ($copy_s s); whole run ${wall}s"
 else
   echo "bench: ETL_TEST_POSTGRES_URL is not set (run through scripts/services.sh): no postgres row" >&2
   exit 1
