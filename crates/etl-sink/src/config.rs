@@ -61,11 +61,16 @@ impl SinkConfig {
         }
     }
 
-    /// Where the rows go, for people: the path template, or the table and its database
-    /// (credentials masked).
+    /// Where the rows go, for people: the path template (for an object, with how its bucket
+    /// is reached), or the table and its database (credentials masked).
     pub fn describe_target(&self) -> String {
         match &self.output {
-            Output::File(f) => f.path.as_str().to_owned(),
+            Output::File(f) => match &f.path {
+                LocationTemplate::Object(t) => {
+                    format!("{} ({})", f.path.as_str(), t.options().describe())
+                }
+                LocationTemplate::Local(_) => f.path.as_str().to_owned(),
+            },
             Output::Table(t) => t.describe(),
         }
     }

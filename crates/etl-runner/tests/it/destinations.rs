@@ -494,6 +494,17 @@ fn the_report_on_s3_equals_the_local_csv_byte_for_byte() {
         format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&local_bytes))
     );
     let secret = &aws[2].1;
+    // `etl plan` shows the object and how its bucket is reached, never the credentials.
+    let plan = etl(dir.path(), &["plan", "p.yaml"], &env);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!(
+            "s3://{bucket}/{prefix}/{{pipeline}}_{{timestamp}}.csv (credentials from the environment)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains(secret.as_str()));
     assert!(!manifest.to_string().contains(secret.as_str()));
     assert!(!out.stdout.contains(secret.as_str()) && !out.stderr.contains(secret.as_str()));
 }
