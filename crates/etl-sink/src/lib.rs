@@ -62,10 +62,10 @@ pub use location::{Location, LocationTemplate};
 pub use object::{ObjectTemplate, ObjectUrl, S3Options, check_object_store};
 pub use parquet::{Compression, ParquetOptions, ParquetSpec};
 pub use path::{PathTemplate, RenderVars};
-pub use preview::preview;
+pub use preview::{PreviewRows, preview};
 pub use spec::{DatabaseTlsSpec, IfExists, KeyColumns, LoadMode, PreviewSpec, S3Spec, SinkSpec};
 pub use table::{
-    Database, DatabaseUrl, Loaded, Mode, PostgresTarget, SqliteTarget, TableLoad, TableName,
-    TableOutput, check, load,
+    Database, DatabaseUrl, LoadError, Loaded, Mode, PostgresTarget, SqliteTarget, TableLoad,
+    TableName, TableOutput, check, load,
 };
 pub use write::{Prepared, Written, prepare, prepare_at, prepare_with_latest, write};

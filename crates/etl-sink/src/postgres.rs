@@ -18,13 +18,13 @@ mod encode;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, Schema, Series};
 use postgres::Client;
 use tracing::debug;
 
 use crate::error::{Error, problem};
 use crate::table::{DatabaseUrl, Mode, PostgresTarget, TableOutput};
-use encode::{Cell, PgType, Prepared};
+use encode::{Cell, Column, PgType};
 
 /// PostgreSQL cuts longer names (NAMEDATALEN - 1 bytes).
 const MAX_NAME: usize = 63;
@@ -292,15 +292,22 @@ struct Existing {
     shown: String,
 }
 
-/// Loads `df` into the table inside a transaction left open (see [`Load`]).
+/// Loads the output, batch after batch (each with the columns of `schema`), into the table
+/// inside a transaction left open (see [`Load`]). Returns the rows loaded.
+///
+/// A table created by this load, or appended to when each column has exactly the type etl
+/// sends, takes the rows straight from `COPY` (no reader sees them before the commit).
+/// Otherwise the rows are staged first, and the table checked and widened knowing every
+/// value, then `replace` and `merge` move them in with one short statement each.
 pub(crate) fn load(
-    df: &DataFrame,
+    schema: &Schema,
+    frames: &mut dyn Iterator<Item = DataFrame>,
     target: &PostgresTarget,
     out: &TableOutput,
     sink: &str,
-) -> Result<Load, Error> {
+) -> Result<(Load, u64), Error> {
     let ctx = Ctx { sink, out };
-    let columns = columns(df, ctx)?;
+    let mut columns = columns(schema, ctx)?;
     let keys = match &out.mode {
         Mode::Merge { primary_key } => merge_keys(primary_key, &columns, ctx)?,
         _ => Vec::new(),
@@ -311,16 +318,83 @@ pub(crate) fn load(
         .map_err(ctx.sql("start a transaction"))?;
     let located = locate(&mut client, ctx)?;
     let table = &located.qualified;
-    // Each column with the type of the table's column (created now, or as it is).
     let existing = match located.table {
-        Some((oid, _)) => existing_columns(&mut client, oid, ctx)?,
-        None => {
-            create_table(&mut client, &located, &columns, &keys, ctx)?;
-            Vec::new()
-        }
+        Some((oid, _)) => Some(existing_columns(&mut client, oid, ctx)?),
+        None => None,
     };
-    let target_types = reconcile(&mut client, table, &columns, &existing, ctx)?;
-    let row_column = stage(&mut client, &columns, &target_types, &keys, ctx)?;
+    let direct = match (&out.mode, &existing) {
+        (Mode::Merge { .. }, _) => false,
+        (_, None) => true,
+        (Mode::Append, Some(existing)) => columns.iter().all(|c| {
+            existing
+                .iter()
+                .find(|e| e.name == c.name)
+                .is_none_or(|e| c.pg.is_exactly(&e.typname, e.typmod))
+        }),
+        (Mode::Replace, Some(_)) => false,
+    };
+    let rows = if direct {
+        let existing = match existing {
+            Some(existing) => existing,
+            None => {
+                create_table(&mut client, &located, &columns, &keys, ctx)?;
+                Vec::new()
+            }
+        };
+        reconcile(&mut client, table, &columns, &existing, ctx)?;
+        let list = columns.iter().map(|c| ident(&c.name)).collect::<Vec<_>>();
+        let into = format!("{table} ({})", list.join(", "));
+        copy_rows(&mut client, &into, &mut columns, frames, false, ctx)?
+    } else {
+        let (row_column, rows) = stage(&mut client, &mut columns, frames, &keys, ctx)?;
+        for key in &keys {
+            if let Some(c) = columns.iter().find(|c| &c.name == key)
+                && c.nulls > 0
+            {
+                return Err(ctx.load(format!(
+                    "`primary_key` column `{key}` is null in {} row(s); a key identifies a \
+                     row, so it needs a value in every row",
+                    c.nulls
+                )));
+            }
+        }
+        let existing = match existing {
+            Some(existing) => existing,
+            None => {
+                create_table(&mut client, &located, &columns, &keys, ctx)?;
+                Vec::new()
+            }
+        };
+        let target_types = reconcile(&mut client, table, &columns, &existing, ctx)?;
+        let statement = move_statement(table, &columns, &target_types, &keys, &row_column, out);
+        client
+            .batch_execute(&statement)
+            .map_err(ctx.sql(match out.mode {
+                Mode::Replace => "replace the table's rows",
+                Mode::Append => "append the rows",
+                Mode::Merge { .. } => "merge the rows",
+            }))?;
+        rows
+    };
+    debug!(sink, table = %out.table, rows, mode = out.mode.name(), direct, "Loaded the rows; the transaction waits for the commit.");
+    let load = Load {
+        client,
+        sink: sink.to_owned(),
+        table: out.table.to_string(),
+    };
+    Ok((load, rows))
+}
+
+/// The statements that move the staged rows into `table`, their values cast to the table's
+/// types.
+fn move_statement(
+    table: &str,
+    columns: &[Column],
+    target_types: &[String],
+    keys: &[String],
+    row_column: &str,
+    out: &TableOutput,
+) -> String {
     let list = columns
         .iter()
         .map(|c| ident(&c.name))
@@ -328,11 +402,11 @@ pub(crate) fn load(
         .join(", ");
     let cast = columns
         .iter()
-        .zip(&target_types)
+        .zip(target_types)
         .map(|(c, t)| format!("CAST({} AS {t}) AS {}", ident(&c.name), ident(&c.name)))
         .collect::<Vec<_>>()
         .join(", ");
-    let statements = match &out.mode {
+    match &out.mode {
         Mode::Replace => {
             format!("TRUNCATE {table}; INSERT INTO {table} ({list}) SELECT {cast} FROM etl_stage")
         }
@@ -352,81 +426,49 @@ pub(crate) fn load(
                  ORDER BY {key_list}, {} DESC; \
                  DELETE FROM {table} AS t USING etl_merge AS s WHERE {matches}; \
                  INSERT INTO {table} ({list}) SELECT {list} FROM etl_merge",
-                ident(&row_column)
+                ident(row_column)
             )
         }
-    };
-    client
-        .batch_execute(&statements)
-        .map_err(ctx.sql(match out.mode {
-            Mode::Replace => "replace the table's rows",
-            Mode::Append => "append the rows",
-            Mode::Merge { .. } => "merge the rows",
-        }))?;
-    debug!(sink, table = %out.table, rows = df.height(), mode = out.mode.name(), "Loaded the rows; the transaction waits for the commit.");
-    Ok(Load {
-        client,
-        sink: sink.to_owned(),
-        table: out.table.to_string(),
-    })
+    }
 }
 
-/// The frame's columns with their PostgreSQL types; nested ones as JSON text.
-fn columns(df: &DataFrame, ctx: Ctx<'_>) -> Result<Vec<Prepared>, Error> {
-    let data = |message: String| ctx.load(message);
-    if df.width() == 0 {
-        return Err(data("the output has no columns".into()));
+/// The output's columns with their PostgreSQL types; nested ones as JSON text.
+fn columns(schema: &Schema, ctx: Ctx<'_>) -> Result<Vec<Column>, Error> {
+    if schema.is_empty() {
+        return Err(ctx.load("the output has no columns"));
     }
-    for name in df.get_column_names() {
-        if name.is_empty() || name.len() > MAX_NAME {
-            return Err(data(format!(
-                "column `{name}`: a PostgreSQL column name has 1 to {MAX_NAME} bytes; rename \
-                 it in a transform"
-            )));
-        }
-    }
-    let json = crate::csv::nested_as_json(df, ctx.sink)?;
-    let mut columns = encode::prepare(&without_nested(df))
-        .map_err(data)?
-        .into_iter()
-        .map(|c| (c.name.clone(), c))
-        .collect::<std::collections::HashMap<_, _>>();
-    df.columns()
+    schema
         .iter()
-        .map(|c| {
-            let name = c.name().as_str();
-            if c.dtype().is_nested() {
-                let text = json
-                    .as_ref()
-                    .and_then(|j| j.column(name).ok())
-                    .ok_or_else(|| data(format!("column `{name}`: cannot encode it as JSON")))?;
-                encode::json_column(name, text.as_materialized_series()).map_err(data)
-            } else {
-                columns
-                    .remove(name)
-                    .ok_or_else(|| data(format!("column `{name}` appears twice")))
+        .map(|(name, dtype)| {
+            if name.is_empty() || name.len() > MAX_NAME {
+                return Err(ctx.load(format!(
+                    "column `{name}`: a PostgreSQL column name has 1 to {MAX_NAME} bytes; \
+                     rename it in a transform"
+                )));
             }
+            Column::of(name, dtype).map_err(|m| ctx.load(m))
         })
         .collect()
 }
 
-/// `df` without its list, array and struct columns (encoded separately as JSON).
-fn without_nested(df: &DataFrame) -> DataFrame {
-    let mut plain = df.clone();
-    let nested: Vec<_> = df
-        .columns()
+/// The values of each column of one batch, ready for the encoder.
+fn batch_values(df: &DataFrame, columns: &[Column], ctx: Ctx<'_>) -> Result<Vec<Series>, Error> {
+    let json = crate::csv::nested_as_json(df, ctx.sink)?;
+    let df = json.as_ref().unwrap_or(df);
+    columns
         .iter()
-        .filter(|c| c.dtype().is_nested())
-        .map(|c| c.name().clone())
-        .collect();
-    for name in nested {
-        let _ = plain.drop_in_place(name.as_str());
-    }
-    plain
+        .map(|c| {
+            let series = df
+                .column(&c.name)
+                .map_err(|_| ctx.load(format!("a batch of the output lacks column `{}`", c.name)))?
+                .as_materialized_series();
+            encode::values(&c.name, &c.pg, series).map_err(|m| ctx.load(m))
+        })
+        .collect()
 }
 
 /// The `primary_key` columns of `merge`: in the frame, never null.
-fn merge_keys(keys: &[String], columns: &[Prepared], ctx: Ctx<'_>) -> Result<Vec<String>, Error> {
+fn merge_keys(keys: &[String], columns: &[Column], ctx: Ctx<'_>) -> Result<Vec<String>, Error> {
     for key in keys {
         let Some(column) = columns.iter().find(|c| &c.name == key) else {
             return Err(ctx.load(format!(
@@ -434,13 +476,6 @@ fn merge_keys(keys: &[String], columns: &[Prepared], ctx: Ctx<'_>) -> Result<Vec
                 etl_config::quote_list(&columns.iter().map(|c| &c.name).collect::<Vec<_>>())
             )));
         };
-        let nulls = column.values.null_count();
-        if nulls > 0 {
-            return Err(ctx.load(format!(
-                "`primary_key` column `{key}` is null in {nulls} row(s); a key identifies a \
-                 row, so it needs a value in every row"
-            )));
-        }
         if column.pg == PgType::Jsonb {
             return Err(ctx.load(format!(
                 "`primary_key` column `{key}` is a list or a struct; a key is a plain value"
@@ -476,7 +511,7 @@ fn existing_columns(client: &mut Client, oid: u32, ctx: Ctx<'_>) -> Result<Vec<E
 fn create_table(
     client: &mut Client,
     located: &Located,
-    columns: &[Prepared],
+    columns: &[Column],
     keys: &[String],
     ctx: Ctx<'_>,
 ) -> Result<(), Error> {
@@ -508,7 +543,7 @@ fn create_table(
 fn reconcile(
     client: &mut Client,
     table: &str,
-    columns: &[Prepared],
+    columns: &[Column],
     existing: &[Existing],
     ctx: Ctx<'_>,
 ) -> Result<Vec<String>, Error> {
@@ -557,30 +592,26 @@ fn reconcile(
     Ok(types)
 }
 
-/// Creates the staging table `etl_stage` and sends the rows into it with binary `COPY`.
-/// For `merge`, a column numbers the rows (the last of a key wins): its name is returned.
+/// Creates the staging table `etl_stage` and sends the rows into it (see [`copy_rows`]).
+/// For `merge`, a column numbers the rows (the last of a key wins). Returns its name and
+/// the rows sent.
 fn stage(
     client: &mut Client,
-    columns: &[Prepared],
-    target_types: &[String],
+    columns: &mut [Column],
+    frames: &mut dyn Iterator<Item = DataFrame>,
     keys: &[String],
     ctx: Ctx<'_>,
-) -> Result<String, Error> {
+) -> Result<(String, u64), Error> {
     let mut row_column = String::from("etl_row");
     while columns.iter().any(|c| c.name == row_column) {
         row_column.push('_');
     }
     let numbered = !keys.is_empty();
-    let mut definition = Vec::with_capacity(columns.len() + 1);
-    for (c, target) in columns.iter().zip(target_types) {
-        // A column of nulls only is staged in the table's type: a null is a null in any.
-        let staged = if c.pg == PgType::Null {
-            target.clone()
-        } else {
-            c.pg.sql()
-        };
-        definition.push(format!("{} {staged}", ident(&c.name)));
-    }
+    // A column of nulls only is staged as text: a null casts to any type of the table.
+    let mut definition: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{} {}", ident(&c.name), c.pg.sql()))
+        .collect();
     if numbered {
         definition.push(format!("{} bigint", ident(&row_column)));
     }
@@ -590,19 +621,28 @@ fn stage(
             definition.join(", ")
         ))
         .map_err(ctx.sql("create the staging table"))?;
-    let mut readers = columns
-        .iter()
-        .map(encode::reader)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|m| ctx.load(m))?;
-    let height = columns.first().map_or(0, |c| c.values.len());
-    let fields = i16::try_from(definition.len())
+    let rows = copy_rows(client, "etl_stage", columns, frames, numbered, ctx)?;
+    Ok((row_column, rows))
+}
+
+/// Sends the rows into `into` (a table, and its column list) with binary `COPY`, batch after
+/// batch, noting in `columns` what their values hold; `numbered` adds the row's number as a
+/// last field. Returns the rows sent.
+fn copy_rows(
+    client: &mut Client,
+    into: &str,
+    columns: &mut [Column],
+    frames: &mut dyn Iterator<Item = DataFrame>,
+    numbered: bool,
+    ctx: Ctx<'_>,
+) -> Result<u64, Error> {
+    let fields = i16::try_from(columns.len() + usize::from(numbered))
         .map_err(|_| ctx.load("the output has more columns than PostgreSQL allows (1600)"))?;
     // The binary COPY format, framed here and sent in 64 KiB writes. (The driver's
     // `BinaryCopyInWriter` enters its runtime once per row: 2.5 s for a million rows of five
     // columns, against 1 s like this.)
     let mut copy = client
-        .copy_in("COPY etl_stage FROM STDIN (FORMAT binary)")
+        .copy_in(&format!("COPY {into} FROM STDIN (FORMAT binary)"))
         .map_err(ctx.sql("start the COPY"))?;
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
@@ -619,21 +659,35 @@ fn stage(
             ctx.load(format!("cannot send the rows (COPY): {reason}"))
         })
     };
-    for i in 0..height {
-        buf.extend_from_slice(&fields.to_be_bytes());
-        for reader in &mut readers {
-            reader.next().unwrap_or(Cell::Null).put(&mut buf);
+    let mut row: i64 = 0;
+    for df in frames {
+        let values = batch_values(&df, columns, ctx)?;
+        for (c, v) in columns.iter_mut().zip(&values) {
+            c.observe(v).map_err(|m| ctx.load(m))?;
         }
-        if numbered {
-            Cell::Int(i64::try_from(i).unwrap_or(i64::MAX)).put(&mut buf);
-        }
-        if buf.len() >= CHUNK {
-            sent(&mut copy, &mut buf)?;
+        let mut readers = columns
+            .iter()
+            .zip(&values)
+            .map(|(c, v)| encode::reader(&c.name, &c.pg, v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| ctx.load(m))?;
+        for _ in 0..df.height() {
+            buf.extend_from_slice(&fields.to_be_bytes());
+            for reader in &mut readers {
+                reader.next().unwrap_or(Cell::Null).put(&mut buf);
+            }
+            if numbered {
+                Cell::Int(row).put(&mut buf);
+            }
+            row += 1;
+            if buf.len() >= CHUNK {
+                sent(&mut copy, &mut buf)?;
+            }
         }
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());
     sent(&mut copy, &mut buf)?;
     let sent = copy.finish().map_err(ctx.sql("send the rows (COPY)"))?;
-    debug!(sink = ctx.sink, table = %ctx.out.table, rows = sent, "Staged the rows.");
-    Ok(row_column)
+    debug!(sink = ctx.sink, table = %ctx.out.table, rows = sent, into, "Sent the rows.");
+    Ok(sent)
 }

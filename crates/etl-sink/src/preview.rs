@@ -34,6 +34,45 @@ pub fn preview(df: &DataFrame, spec: &PreviewSpec, sink: &str) -> Result<DataFra
     Ok(sorted.head(Some(spec.rows)))
 }
 
+/// The rows `preview` asks for, kept while an output goes by in batches: the same rows as
+/// [`preview`] of the whole output, holding no more than `rows` of them between batches.
+#[derive(Debug)]
+pub struct PreviewRows {
+    spec: PreviewSpec,
+    sink: String,
+    rows: DataFrame,
+}
+
+impl PreviewRows {
+    /// Nothing seen yet; `schema` is the output's.
+    pub fn new(schema: &Schema, spec: &PreviewSpec, sink: &str) -> Self {
+        Self {
+            spec: spec.clone(),
+            sink: sink.to_owned(),
+            rows: DataFrame::empty_with_schema(schema),
+        }
+    }
+
+    /// Takes in the next batch of the output.
+    pub fn add(&mut self, batch: &DataFrame) -> Result<(), Error> {
+        if self.spec.sort_by.is_none() && self.rows.height() >= self.spec.rows {
+            return Ok(());
+        }
+        // Rows kept so far came first in the output: stacked before the batch, a stable sort
+        // keeps them first among ties.
+        let mut both = self.rows.clone();
+        both.vstack_mut(&preview(batch, &self.spec, &self.sink)?)
+            .map_err(|e| Error::data(&self.sink, e))?;
+        self.rows = preview(&both, &self.spec, &self.sink)?;
+        Ok(())
+    }
+
+    /// The rows to show.
+    pub fn finish(self) -> DataFrame {
+        self.rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +101,28 @@ mod tests {
             "`sinks.report.preview.sort_by`: `nmae` is not a column of the output; it has `id`, \
              `name`"
         );
+    }
+
+    #[test]
+    fn batches_give_the_rows_of_the_whole_output() {
+        let whole = df!(
+            "id" => [5i64, 1, 9, 9, 3, 7, 9, 2],
+            "at" => [0i64, 1, 2, 3, 4, 5, 6, 7]
+        )
+        .unwrap();
+        for sort_by in [Some("id"), None] {
+            let spec = PreviewSpec {
+                rows: 3,
+                ..spec(sort_by)
+            };
+            let mut rows = PreviewRows::new(whole.schema(), &spec, "report");
+            for offset in (0..8).step_by(3) {
+                rows.add(&whole.slice(offset, 3)).unwrap();
+            }
+            let expected = preview(&whole, &spec, "report").unwrap();
+            assert!(rows.finish().equals(&expected), "sort_by {sort_by:?}");
+        }
+        let empty = PreviewRows::new(whole.schema(), &spec(Some("id")), "report").finish();
+        assert_eq!((empty.height(), empty.width()), (0, 2));
     }
 }

@@ -208,16 +208,19 @@ pub(crate) struct Load {
     committed: bool,
 }
 
-/// Loads `df` into the table of `out` in the database at `path` (created with its folders
-/// when missing), inside a transaction left open for [`Load::commit`].
+/// Loads the output, batch after batch (each with the columns of `schema`), into the table
+/// of `out` in the database at `path` (created with its folders when missing), inside a
+/// transaction left open for [`Load::commit`]. Returns the rows of this run.
 pub(crate) fn load(
-    df: &DataFrame,
+    schema: &Schema,
+    frames: &mut dyn Iterator<Item = DataFrame>,
     path: &Path,
     out: &TableOutput,
     sink: &str,
-) -> Result<Load, Error> {
+) -> Result<(Load, u64), Error> {
     let table = table_in_file(out, sink)?;
-    let rows = Rows::new(df, &out.mode, sink)?;
+    // The columns and their kinds, from the schema: the table is shaped before any batch.
+    let shape = Rows::new(&DataFrame::empty_with_schema(schema), &out.mode, sink)?;
     let load = Load::begin(path, sink, table)?;
     let Some(conn) = load.conn.as_ref() else {
         unreachable!("`Load::begin` returns a connected load")
@@ -230,21 +233,13 @@ pub(crate) fn load(
             message,
         })?;
     let existed = existing.is_some();
-    let declared = shape_table(conn, table, existing, &rows, &out.mode, sink)?;
+    let declared = shape_table(conn, table, existing, &shape, &out.mode, sink)?;
     let fail = |what: &str, e: &rusqlite::Error| load_error(sink, table, what, e);
-    match &out.mode {
-        Mode::Replace if existed => {
-            conn.execute(&format!("DELETE FROM main.{}", quote(table)), [])
-                .map_err(|e| fail("cannot empty", &e))?;
-        }
-        Mode::Merge { primary_key } if existed => {
-            let removed = delete_keys(conn, table, &rows, primary_key, &declared)
-                .map_err(|e| fail("cannot remove the rows of this run's keys from", &e))?;
-            debug!(sink, table, removed, "Removed the rows this run replaces.");
-        }
-        _ => {}
+    if let (Mode::Replace, true) = (&out.mode, existed) {
+        conn.execute(&format!("DELETE FROM main.{}", quote(table)), [])
+            .map_err(|e| fail("cannot empty", &e))?;
     }
-    let names: Vec<&str> = rows.columns.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = shape.columns.iter().map(|c| c.name.as_str()).collect();
     let sql = format!(
         "INSERT INTO main.{} ({}) VALUES ({})",
         quote(table),
@@ -254,19 +249,41 @@ pub(crate) fn load(
     let mut stmt = conn
         .prepare(&sql)
         .map_err(|e| fail("cannot insert into", &e))?;
-    let cells: Vec<&Cells> = rows.columns.iter().map(|c| &c.cells).collect();
-    insert(&mut stmt, &cells, rows.height).map_err(|(row, e)| {
-        load_error(sink, table, &format!("cannot insert row {row} into"), &e)
-    })?;
+    let (mut loaded, mut sent) = (0usize, 0u64);
+    for (batch, df) in frames.enumerate() {
+        sent += df.height() as u64;
+        let rows = Rows::new(&df, &out.mode, sink)?;
+        // `merge`: this batch's keys replace the table's rows and an earlier batch's.
+        if let Mode::Merge { primary_key } = &out.mode
+            && (existed || batch > 0)
+        {
+            let removed = delete_keys(conn, table, &rows, primary_key, &declared)
+                .map_err(|e| fail("cannot remove the rows of this run's keys from", &e))?;
+            debug!(
+                sink,
+                table, removed, "Removed the rows this batch replaces."
+            );
+        }
+        let cells: Vec<&Cells> = rows.columns.iter().map(|c| &c.cells).collect();
+        insert(&mut stmt, &cells, rows.height).map_err(|(row, e)| {
+            load_error(
+                sink,
+                table,
+                &format!("cannot insert row {} into", loaded + row),
+                &e,
+            )
+        })?;
+        loaded += rows.height;
+    }
     drop(stmt);
     debug!(
         sink,
         table,
-        rows = rows.height,
+        rows = sent,
         mode = out.mode.name(),
         "Loaded rows into SQLite."
     );
-    Ok(load)
+    Ok((load, sent))
 }
 
 impl Load {

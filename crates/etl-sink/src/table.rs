@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, Schema};
 
 use crate::config::{Output, SinkConfig};
 use crate::error::{Error, Problems, problem};
@@ -356,25 +356,45 @@ pub struct Loaded {
     pub rows: u64,
 }
 
-/// Loads `df` into the table of `sink` (created or altered as needed) inside a transaction;
-/// nothing is visible to readers until [`TableLoad::commit`].
-pub fn load(df: &DataFrame, sink: &SinkConfig, vars: &RenderVars<'_>) -> Result<TableLoad, Error> {
+/// Loads the output into the table of `sink` (created or altered as needed) inside a
+/// transaction; nothing is visible to readers until [`TableLoad::commit`]. The output comes
+/// as batches with the columns of `schema`, consumed one at a time; the first error among
+/// them stops the load (rolled back) and is returned as [`LoadError::Input`].
+pub fn load<E>(
+    schema: &Schema,
+    batches: impl IntoIterator<Item = Result<DataFrame, E>>,
+    sink: &SinkConfig,
+    vars: &RenderVars<'_>,
+) -> Result<TableLoad, LoadError<E>> {
     let Some(out) = table_of(sink) else {
-        return Err(Error::data(&sink.name, "writes a file, not a table"));
+        return Err(LoadError::Sink(Error::data(
+            &sink.name,
+            "writes a file, not a table",
+        )));
     };
-    let (inner, database) = match &out.database {
-        Database::Postgres(pg) => (
-            Pending::Postgres(postgres::load(df, pg, out, &sink.name)?),
-            pg.url.masked(),
-        ),
+    let mut failed = None;
+    let mut frames = batches.into_iter().map_while(|batch| match batch {
+        Ok(df) => Some(df),
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    });
+    let loaded = match &out.database {
+        Database::Postgres(pg) => postgres::load(schema, &mut frames, pg, out, &sink.name)
+            .map(|(load, rows)| (Pending::Postgres(load), pg.url.masked(), rows)),
         Database::Sqlite(db) => {
             let path = db.path.render(vars);
-            (
-                Pending::Sqlite(sqlite::load(df, &path, out, &sink.name)?),
-                path.display().to_string(),
-            )
+            sqlite::load(schema, &mut frames, &path, out, &sink.name)
+                .map(|(load, rows)| (Pending::Sqlite(load), path.display().to_string(), rows))
         }
     };
+    drop(frames);
+    // An input that failed part way: what was loaded is rolled back as `loaded` drops.
+    if let Some(e) = failed {
+        return Err(LoadError::Input(e));
+    }
+    let (inner, database, rows) = loaded.map_err(LoadError::Sink)?;
     Ok(TableLoad {
         inner,
         loaded: Loaded {
@@ -382,9 +402,34 @@ pub fn load(df: &DataFrame, sink: &SinkConfig, vars: &RenderVars<'_>) -> Result<
             database,
             table: out.table.to_string(),
             mode: out.mode.name(),
-            rows: df.height() as u64,
+            rows,
         },
     })
+}
+
+/// Why a table load failed: its input (the computation of the output), or the load.
+#[derive(Debug)]
+pub enum LoadError<E> {
+    Input(E),
+    Sink(Error),
+}
+
+impl<E: fmt::Display> fmt::Display for LoadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Input(e) => e.fmt(f),
+            LoadError::Sink(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for LoadError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Input(e) => Some(e),
+            LoadError::Sink(e) => Some(e),
+        }
+    }
 }
 
 impl TableLoad {

@@ -42,4 +42,4 @@ pub use spec::{
 };
 pub use steps::{AggFunction, Aggregate, Join, SelectItem, SortKey, Step};
 pub use transform::{Transform, TransformKind, build};
-pub use transformer::Transformer;
+pub use transformer::{Batches, Transformer};

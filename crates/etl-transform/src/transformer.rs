@@ -112,4 +112,75 @@ impl Transformer {
             message: polars_message(&e),
         })
     }
+
+    /// A table or transform as a stream of frames of up to `rows` rows each, in order,
+    /// computed by polars' streaming engine on a thread of its own while the caller consumes
+    /// them: one batch waits at a time, so the whole output is never in memory at once.
+    /// Dropping the [`Batches`] stops the computation at its next batch.
+    pub fn batches(&self, name: &str, rows: usize) -> Result<Batches, Error> {
+        let sql_error = |e: PolarsError| Error::Sql {
+            transform: name.to_owned(),
+            message: polars_message(&e),
+        };
+        let mut frame = self.frame(name).ok_or_else(|| Error::Sql {
+            transform: name.to_owned(),
+            message: "no such table or transform".into(),
+        })?;
+        let schema = frame.collect_schema().map_err(sql_error)?;
+        let (send, recv) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(1);
+        let failed = send.clone();
+        let plan = frame
+            .sink_batches(
+                PlanCallback::new(move |df: DataFrame| {
+                    // `true` stops the query: nobody is reading any more.
+                    Ok(send.send(Ok(df)).is_err())
+                }),
+                true,
+                std::num::NonZeroUsize::new(rows.max(1)),
+            )
+            .map_err(sql_error)?;
+        std::thread::Builder::new()
+            .name(format!("etl-batches-{name}"))
+            .spawn(move || {
+                if let Err(e) = plan.collect_with_engine(Engine::Streaming) {
+                    let _ = failed.send(Err(e));
+                }
+            })
+            .map_err(|e| Error::Sql {
+                transform: name.to_owned(),
+                message: format!("cannot start computing the output: {e}"),
+            })?;
+        Ok(Batches {
+            name: name.to_owned(),
+            schema,
+            recv,
+        })
+    }
+}
+
+/// The frames of a table or transform, from [`Transformer::batches`].
+#[derive(Debug)]
+pub struct Batches {
+    name: String,
+    schema: SchemaRef,
+    recv: std::sync::mpsc::Receiver<PolarsResult<DataFrame>>,
+}
+
+impl Batches {
+    /// The columns every batch has.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<DataFrame, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.recv.recv().ok()?;
+        Some(next.map_err(|e| Error::Sql {
+            transform: self.name.clone(),
+            message: polars_message(&e),
+        }))
+    }
 }

@@ -19,7 +19,7 @@ use crate::state::{self, State, StateError, TableState};
 /// What the transform and write step produced.
 pub(super) struct Done {
     pub(super) written: Vec<(String, Delivered)>,
-    pub(super) previews: Vec<(String, DataFrame, PreviewSpec)>,
+    pub(super) previews: Previews,
     pub(super) tables: Vec<(String, TableState)>,
     pub(super) state: Option<PathBuf>,
     pub(super) state_note: Option<String>,
@@ -55,6 +55,9 @@ pub(super) struct Step {
     pub(super) cancel: Cancel,
 }
 
+/// Per sink with `preview`: its name, the rows to show, and how they were chosen.
+type Previews = Vec<(String, DataFrame, PreviewSpec)>;
+
 /// Merged tables put in place, the state file written, or why it was not.
 type Saved = (Vec<(String, TableState)>, Option<PathBuf>, Option<String>);
 
@@ -67,13 +70,16 @@ struct PendingTable {
     bytes: u64,
 }
 
-/// An output computed, with where it goes: a file (and its `latest` copy) or a table.
+/// Rows per batch of an output streamed into a table.
+const BATCH_ROWS: usize = 50_000;
+
+/// An output with where it goes: a file (and its `latest` copy), computed; or a table,
+/// computed batch after batch while it is loaded.
 struct Planned<'a> {
     sink: &'a SinkConfig,
-    /// Where the file goes (a path or an object); `None` for a table sink.
-    path: Option<Location>,
+    /// Where the file goes (a path or an object) and its computed frame; `None` for a table.
+    file: Option<(Location, DataFrame)>,
     latest: Option<Location>,
-    frame: DataFrame,
 }
 
 /// An output ready to be put in place.
@@ -124,15 +130,7 @@ impl Step {
         let planned = self.compute_outputs(&transformer)?;
         let transform = started.elapsed();
         let writing = Instant::now();
-        let previews = planned
-            .iter()
-            .filter_map(|p| p.sink.preview.as_ref().map(|spec| (p, spec)))
-            .map(|(p, spec)| {
-                etl_sink::preview(&p.frame, spec, &p.sink.name)
-                    .map(|rows| (p.sink.name.clone(), rows, spec.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let written = self.write_outputs(planned)?;
+        let (written, previews) = self.write_outputs(&transformer, planned)?;
         let write = writing.elapsed();
         // Every sink succeeded: now the merged tables, then the state.
         let (tables, state, state_note) = self.save(pending).map_err(|e| StepError {
@@ -205,7 +203,8 @@ impl Step {
         Ok(())
     }
 
-    /// Every output computed and every target checked before the first file is written.
+    /// Every file output computed and every target checked before the first file is written.
+    /// A table's output is computed while it is loaded.
     fn compute_outputs(&self, transformer: &Transformer) -> Result<Vec<Planned<'_>>, StepError> {
         let mut planned = Vec::new();
         let mut claimed: Vec<String> = Vec::new();
@@ -248,39 +247,49 @@ impl Step {
                 }
                 claimed.push(target);
             }
-            let started = Instant::now();
-            self.check()?;
-            let frame = transformer.collect(&sink.from)?;
-            info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
-            planned.push(Planned {
-                sink,
-                path,
-                latest,
-                frame,
-            });
+            let file = match path {
+                Some(path) => {
+                    let started = Instant::now();
+                    self.check()?;
+                    let frame = transformer.collect(&sink.from)?;
+                    info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
+                    Some((path, frame))
+                }
+                None => None,
+            };
+            planned.push(Planned { sink, file, latest });
         }
         Ok(planned)
     }
 
     /// Every file is written and synced under a temporary name first, every table loaded in
     /// an open transaction; only when all of them are ready is any put in place (renamed,
-    /// committed). A failure before that leaves nothing behind.
+    /// committed). A failure before that leaves nothing behind. Returns what was put in place
+    /// and the rows each `preview` asks for.
     fn write_outputs(
         &self,
+        transformer: &Transformer,
         planned: Vec<Planned<'_>>,
-    ) -> Result<Vec<(String, Delivered)>, StepError> {
+    ) -> Result<(Vec<(String, Delivered)>, Previews), StepError> {
         let mut ready = ReadyOutputs(Vec::new());
-        for mut p in planned {
+        let mut previews = Vec::new();
+        for p in planned {
             self.check()?;
-            let output = match &p.path {
-                Some(path) => Ready::File(etl_sink::prepare_at(
-                    &mut p.frame,
-                    p.sink,
-                    path,
-                    p.latest.as_ref(),
-                )?),
-                None => Ready::Table(etl_sink::load(&p.frame, p.sink, &self.vars(&p.sink.name))?),
+            let (output, preview) = match p.file {
+                Some((path, mut frame)) => {
+                    let preview = match &p.sink.preview {
+                        Some(spec) => Some(etl_sink::preview(&frame, spec, &p.sink.name)?),
+                        None => None,
+                    };
+                    let prepared =
+                        etl_sink::prepare_at(&mut frame, p.sink, &path, p.latest.as_ref())?;
+                    (Ready::File(prepared), preview)
+                }
+                None => self.load_table(transformer, p.sink)?,
             };
+            if let (Some(rows), Some(spec)) = (preview, &p.sink.preview) {
+                previews.push((p.sink.name.clone(), rows, spec.clone()));
+            }
             ready.0.push((p.sink.name.clone(), output));
         }
         let mut written: Vec<(String, Delivered)> = Vec::new();
@@ -303,7 +312,41 @@ impl Step {
                 }
             }
         }
-        Ok(written)
+        Ok((written, previews))
+    }
+
+    /// Loads a table sink's output batch after batch as the streaming engine computes it,
+    /// keeping the rows its `preview` asks for on the way.
+    fn load_table(
+        &self,
+        transformer: &Transformer,
+        sink: &SinkConfig,
+    ) -> Result<(Ready, Option<DataFrame>), StepError> {
+        let started = Instant::now();
+        let batches = transformer.batches(&sink.from, BATCH_ROWS)?;
+        let schema = batches.schema().clone();
+        let mut preview = sink
+            .preview
+            .as_ref()
+            .map(|spec| etl_sink::PreviewRows::new(&schema, spec, &sink.name));
+        let input = batches.map(|batch| -> Result<DataFrame, StepError> {
+            self.check()?;
+            let batch = batch?;
+            if let Some(preview) = &mut preview {
+                preview.add(&batch)?;
+            }
+            Ok(batch)
+        });
+        let load =
+            etl_sink::load(&schema, input, sink, &self.vars(&sink.name)).map_err(|e| match e {
+                etl_sink::LoadError::Input(e) => e,
+                etl_sink::LoadError::Sink(e) => e.into(),
+            })?;
+        info!(sink = %sink.name, ms = started.elapsed().as_millis() as u64, "Computed and loaded output.");
+        Ok((
+            Ready::Table(load),
+            preview.map(etl_sink::PreviewRows::finish),
+        ))
     }
 
     /// Merges a source with a primary key: its records deduplicated, and for an incremental

@@ -52,6 +52,32 @@ impl PgType {
         }
     }
 
+    /// Whether an existing column of type `typname` (the base name) with modifier `typmod`
+    /// takes this type's binary `COPY` values as they are: the same type.
+    pub(super) fn is_exactly(&self, typname: &str, typmod: i32) -> bool {
+        let name = match self {
+            PgType::BigInt => "int8",
+            PgType::Double => "float8",
+            PgType::Text => "text",
+            PgType::Boolean => "bool",
+            PgType::Date => "date",
+            PgType::Timestamp => "timestamp",
+            PgType::TimestampTz => "timestamptz",
+            PgType::Time => "time",
+            PgType::Interval => "interval",
+            PgType::Numeric { precision, scale } => {
+                let modifier = precision
+                    .and_then(|p| i32::try_from((p << 16) | scale).ok())
+                    .map_or(-1, |m| m + 4);
+                return typname == "numeric" && typmod == modifier;
+            }
+            PgType::Jsonb => "jsonb",
+            PgType::Bytea => "bytea",
+            PgType::Null => return false,
+        };
+        typname == name && (typmod == -1 || matches!(self, PgType::Interval))
+    }
+
     /// Whether values of this type go into an existing column of type `typname` (the base
     /// name, `int8`, `numeric`, ...) with modifier `typmod` without losing anything a reader
     /// would miss. Integers into `integer`/`smallint` are checked against their range by the
@@ -99,136 +125,147 @@ fn numeric_fits(precision: Option<usize>, scale: usize, typmod: i32) -> bool {
     to_scale >= scale && to_precision - to_scale.min(to_precision) >= precision - scale
 }
 
-/// One column of the frame, ready to be written: its type and its values in the physical
-/// type the encoder reads.
+/// One column of the output: its PostgreSQL type, and what the batches sent so far held.
 #[derive(Debug)]
-pub(super) struct Prepared {
+pub(super) struct Column {
     pub(super) name: String,
     pub(super) pg: PgType,
-    pub(super) values: Series,
     /// Lowest and highest value of an integer column, to check a narrower existing column.
     pub(super) range: Option<(i64, i64)>,
-    /// Whether every value is null (fits any column).
+    /// Whether every value so far is null (fits any column).
     pub(super) all_null: bool,
+    /// Nulls so far (a `merge` key has none).
+    pub(super) nulls: usize,
+}
+
+impl Column {
+    /// The column `name` of type `dtype`; list, array and struct columns are written as the
+    /// JSON text the csv and ndjson sinks write for them.
+    pub(super) fn of(name: &str, dtype: &DataType) -> Result<Column, Refusal> {
+        let pg = if dtype.is_nested() {
+            PgType::Jsonb
+        } else {
+            pg_type(dtype).map_err(|what| format!("column `{name}`: {what}"))?
+        };
+        Ok(Column {
+            name: name.to_owned(),
+            pg,
+            range: None,
+            all_null: true,
+            nulls: 0,
+        })
+    }
+
+    /// Takes in the values of one batch.
+    pub(super) fn observe(&mut self, values: &Series) -> Result<(), Refusal> {
+        self.nulls += values.null_count();
+        self.all_null &= values.null_count() == values.len();
+        if self.pg == PgType::BigInt {
+            let ints = values
+                .i64()
+                .map_err(|e| format!("column `{}`: {e}", self.name))?;
+            if let Some((lo, hi)) = ints.min().zip(ints.max()) {
+                self.range = Some(match self.range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a column cannot be written.
 pub(super) type Refusal = String;
 
-/// The columns of `df` with their PostgreSQL types. List, array and struct columns become
-/// the JSON text the csv and ndjson sinks write for them (`json`: `df` with those columns as
-/// JSON text, from `csv::nested_as_json`).
-pub(super) fn prepare(df: &DataFrame) -> Result<Vec<Prepared>, Refusal> {
-    df.columns()
-        .iter()
-        .map(|column| {
-            let name = column.name().to_string();
-            let series = column.as_materialized_series();
-            let refuse = |what: &str| format!("column `{name}`: {what}");
-            let cast = |to: &DataType| {
-                series
-                    .cast(to)
-                    .map_err(|e| refuse(&format!("cannot convert to {to}: {e}")))
-            };
-            let (pg, values) = match series.dtype() {
-                DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::UInt8
-                | DataType::UInt16
-                | DataType::UInt32 => (PgType::BigInt, cast(&DataType::Int64)?),
-                DataType::UInt64 => {
-                    let max = series.max::<u64>().map_err(|e| refuse(&e.to_string()))?;
-                    if let Some(max) = max.filter(|m| i64::try_from(*m).is_err()) {
-                        return Err(refuse(&format!(
-                            "{max} is larger than PostgreSQL's `bigint` holds \
-                             (9223372036854775807); cast the column to a decimal or a string \
-                             in a transform"
-                        )));
-                    }
-                    (PgType::BigInt, cast(&DataType::Int64)?)
-                }
-                DataType::Int128 => (
-                    PgType::Numeric {
-                        precision: None,
-                        scale: 0,
-                    },
-                    series.clone(),
-                ),
-                DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-                    (PgType::Double, cast(&DataType::Float64)?)
-                }
-                DataType::String => (PgType::Text, series.clone()),
-                DataType::Categorical(..) | DataType::Enum(..) => {
-                    (PgType::Text, cast(&DataType::String)?)
-                }
-                DataType::Boolean => (PgType::Boolean, series.clone()),
-                DataType::Date => (PgType::Date, series.clone()),
-                DataType::Datetime(_, None) => (PgType::Timestamp, series.clone()),
-                DataType::Datetime(_, Some(_)) => (PgType::TimestampTz, series.clone()),
-                DataType::Time => (PgType::Time, series.clone()),
-                DataType::Duration(_) => (PgType::Interval, series.clone()),
-                DataType::Decimal(precision, scale) => (
-                    PgType::Numeric {
-                        precision: Some(*precision),
-                        scale: *scale,
-                    },
-                    series.clone(),
-                ),
-                DataType::Binary => (PgType::Bytea, series.clone()),
-                DataType::Null => (PgType::Null, series.clone()),
-                other => {
-                    return Err(refuse(&format!(
-                        "its type `{other}` has no PostgreSQL column type etl writes; cast it \
-                         in a transform"
-                    )));
-                }
-            };
-            if pg == PgType::Text {
-                let text = values.str().map_err(|e| refuse(&e.to_string()))?;
-                if text.iter().flatten().any(|s| s.contains('\0')) {
-                    return Err(refuse(
-                        "a value holds a NUL character (\\0), which PostgreSQL text cannot \
-                         store; remove it in a transform",
-                    ));
-                }
-            }
-            let range = if pg == PgType::BigInt {
-                let ints = values.i64().map_err(|e| refuse(&e.to_string()))?;
-                ints.min().zip(ints.max())
-            } else {
-                None
-            };
-            let all_null = values.null_count() == values.len();
-            Ok(Prepared {
-                name,
-                pg,
-                values,
-                range,
-                all_null,
-            })
-        })
-        .collect()
+/// The PostgreSQL type of a column of (not nested) type `dtype`.
+fn pg_type(dtype: &DataType) -> Result<PgType, Refusal> {
+    Ok(match dtype {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => PgType::BigInt,
+        DataType::Int128 => PgType::Numeric {
+            precision: None,
+            scale: 0,
+        },
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => PgType::Double,
+        DataType::String | DataType::Categorical(..) | DataType::Enum(..) => PgType::Text,
+        DataType::Boolean => PgType::Boolean,
+        DataType::Date => PgType::Date,
+        DataType::Datetime(_, None) => PgType::Timestamp,
+        DataType::Datetime(_, Some(_)) => PgType::TimestampTz,
+        DataType::Time => PgType::Time,
+        DataType::Duration(_) => PgType::Interval,
+        DataType::Decimal(precision, scale) => PgType::Numeric {
+            precision: Some(*precision),
+            scale: *scale,
+        },
+        DataType::Binary => PgType::Bytea,
+        DataType::Null => PgType::Null,
+        other => {
+            return Err(format!(
+                "its type `{other}` has no PostgreSQL column type etl writes; cast it in a \
+                 transform"
+            ));
+        }
+    })
 }
 
-/// The nested columns, as JSON text: checked for what `jsonb` refuses.
-pub(super) fn json_column(name: &str, text: &Series) -> Result<Prepared, Refusal> {
-    let strings = text.str().map_err(|e| format!("column `{name}`: {e}"))?;
-    // jsonb has no NUL character: serde_json writes it as `\u0000`, which jsonb refuses.
-    if strings.iter().flatten().any(|s| s.contains("\\u0000")) {
-        return Err(format!(
-            "column `{name}`: a value holds a NUL character (\\u0000), which PostgreSQL jsonb \
-             cannot store; remove it in a transform"
-        ));
+/// The values of one column of a batch in the physical type [`reader`] reads for `pg`
+/// (nested columns already as JSON text, from `csv::nested_as_json`), checked for what
+/// PostgreSQL refuses.
+pub(super) fn values(name: &str, pg: &PgType, series: &Series) -> Result<Series, Refusal> {
+    let refuse = |what: &str| format!("column `{name}`: {what}");
+    let cast = |to: &DataType| {
+        series
+            .cast(to)
+            .map_err(|e| refuse(&format!("cannot convert to {to}: {e}")))
+    };
+    let values = match (pg, series.dtype()) {
+        (PgType::BigInt, DataType::UInt64) => {
+            let max = series.max::<u64>().map_err(|e| refuse(&e.to_string()))?;
+            if let Some(max) = max.filter(|m| i64::try_from(*m).is_err()) {
+                return Err(refuse(&format!(
+                    "{max} is larger than PostgreSQL's `bigint` holds (9223372036854775807); \
+                     cast the column to a decimal or a string in a transform"
+                )));
+            }
+            cast(&DataType::Int64)?
+        }
+        (PgType::BigInt, _) => cast(&DataType::Int64)?,
+        (PgType::Double, _) => cast(&DataType::Float64)?,
+        (PgType::Text, DataType::String) => series.clone(),
+        (PgType::Text, _) => cast(&DataType::String)?,
+        _ => series.clone(),
+    };
+    match pg {
+        PgType::Text => {
+            let text = values.str().map_err(|e| refuse(&e.to_string()))?;
+            if text.iter().flatten().any(|s| s.contains('\0')) {
+                return Err(refuse(
+                    "a value holds a NUL character (\\0), which PostgreSQL text cannot store; \
+                     remove it in a transform",
+                ));
+            }
+        }
+        // jsonb has no NUL character: serde_json writes it as `\u0000`, which jsonb refuses.
+        PgType::Jsonb => {
+            let text = values.str().map_err(|e| refuse(&e.to_string()))?;
+            if text.iter().flatten().any(|s| s.contains("\\u0000")) {
+                return Err(refuse(
+                    "a value holds a NUL character (\\u0000), which PostgreSQL jsonb cannot \
+                     store; remove it in a transform",
+                ));
+            }
+        }
+        _ => {}
     }
-    Ok(Prepared {
-        name: name.to_owned(),
-        pg: PgType::Jsonb,
-        all_null: text.null_count() == text.len(),
-        values: text.clone(),
-        range: None,
-    })
+    Ok(values)
 }
 
 /// One value, in its binary `COPY` form.
@@ -261,11 +298,11 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Reads the values of one prepared column, row after row.
 pub(super) type Reader<'a> = Box<dyn Iterator<Item = Cell<'a>> + 'a>;
 
-/// A reader of `column`'s values (in the physical type `prepare` gave it).
-pub(super) fn reader(column: &Prepared) -> Result<Reader<'_>, Refusal> {
-    let s = &column.values;
-    let refuse = |e: PolarsError| format!("column `{}`: {e}", column.name);
-    Ok(match column.pg {
+/// A reader of the values of column `name` of type `pg` (in the physical type [`values`]
+/// gave them).
+pub(super) fn reader<'a>(name: &str, pg: &PgType, s: &'a Series) -> Result<Reader<'a>, Refusal> {
+    let refuse = |e: PolarsError| format!("column `{name}`: {e}");
+    Ok(match pg {
         PgType::Null => Box::new(std::iter::repeat(Cell::Null)),
         PgType::BigInt => Box::new(
             s.i64()
@@ -330,8 +367,7 @@ pub(super) fn reader(column: &Prepared) -> Result<Reader<'_>, Refusal> {
             )
         }
         PgType::Numeric { scale, .. } => {
-            let scale =
-                u16::try_from(scale).map_err(|e| format!("column `{}`: {e}", column.name))?;
+            let scale = u16::try_from(*scale).map_err(|e| format!("column `{name}`: {e}"))?;
             let physical = if s.dtype().is_decimal() {
                 s.decimal().map_err(refuse)?.physical()
             } else {

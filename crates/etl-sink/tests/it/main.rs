@@ -66,6 +66,24 @@ fn sink_from(yaml: &str) -> SinkConfig {
     })
 }
 
+/// Loads `df` into the table of `sink` as batches of two rows (so that a `merge` meets its
+/// keys again across batches), the transaction left open.
+fn load_table(
+    df: &DataFrame,
+    sink: &SinkConfig,
+    vars: &etl_sink::RenderVars<'_>,
+) -> Result<etl_sink::TableLoad, etl_sink::Error> {
+    let batches = (0..df.height().max(1)).step_by(2).map(|at| {
+        Ok::<_, std::convert::Infallible>(
+            df.slice(i64::try_from(at).expect("a row number fits i64"), 2),
+        )
+    });
+    etl_sink::load(df.schema(), batches, sink, vars).map_err(|e| match e {
+        etl_sink::LoadError::Sink(e) => e,
+        etl_sink::LoadError::Input(never) => match never {},
+    })
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

@@ -63,7 +63,7 @@ fn sink_at(url: &str, table: &str, mode: &str, extra: &str) -> SinkConfig {
 }
 
 fn load(df: &DataFrame, sink: &SinkConfig) -> Result<TableLoad, Error> {
-    etl_sink::load(df, sink, &VARS)
+    super::load_table(df, sink, &VARS)
 }
 
 fn load_and_commit(df: &DataFrame, sink: &SinkConfig) {
@@ -684,4 +684,41 @@ fn tls_is_checked_as_sslmode_says() {
         "{e}"
     );
     assert_eq!(dump(&table), ["(1,a)"]);
+}
+
+#[test]
+fn an_output_that_fails_part_way_loads_nothing() {
+    let schema = schema("input_fails");
+    let table = format!("{schema}.people");
+    load_and_commit(&people(&[1, 2], &["a", "b"]), &sink(&table, "replace", ""));
+    let before = dump(&table);
+    for mode in ["replace", "append", "merge"] {
+        let extra = if mode == "merge" {
+            "primary_key: id"
+        } else {
+            ""
+        };
+        let batches = [
+            Ok(people(&[3, 4], &["c", "d"])),
+            Err("the transform failed on its second batch"),
+        ];
+        let df = people(&[3], &["c"]);
+        match etl_sink::load(df.schema(), batches, &sink(&table, mode, extra), &VARS) {
+            Err(etl_sink::LoadError::Input(e)) => {
+                assert_eq!(e, "the transform failed on its second batch");
+            }
+            other => panic!("{mode}: {other:?}"),
+        }
+        assert_eq!(dump(&table), before, "{mode}");
+    }
+}
+
+#[test]
+fn merge_keeps_the_last_row_of_a_key_across_batches() {
+    let schema = schema("merge_batches");
+    let table = format!("{schema}.people");
+    // Batches of two rows: key 1 comes again in the third batch, key 2 in the second.
+    let df = people(&[1, 2, 3, 2, 4, 1], &["a", "b", "c", "b2", "d", "a2"]);
+    load_and_commit(&df, &sink(&table, "merge", "primary_key: id"));
+    assert_eq!(dump(&table), ["(1,a2)", "(2,b2)", "(3,c)", "(4,d)"]);
 }

@@ -28,7 +28,7 @@ fn sink(path: &Path, more: &str) -> SinkConfig {
 }
 
 fn run(df: &DataFrame, sink: &SinkConfig) -> Result<Loaded, Error> {
-    etl_sink::load(df, sink, &VARS)?.commit()
+    super::load_table(df, sink, &VARS)?.commit()
 }
 
 /// Every row of `sql`, read by a connection of its own (read-write, as the last connection
@@ -492,7 +492,7 @@ fn sqlite_load_dropped_without_commit_leaves_the_table_as_it_was() {
     let sink = sink(&path, ", mode: replace");
     run(&people(&[1, 2], &["a", "b"], &[10, 20]), &sink).unwrap();
     let before = everything(&path);
-    let pending = etl_sink::load(
+    let pending = super::load_table(
         &df!("id" => [9i64], "name" => ["z"], "score" => [90i64], "new" => [true]).unwrap(),
         &sink,
         &VARS,
@@ -509,7 +509,7 @@ fn sqlite_load_dropped_without_commit_leaves_the_table_as_it_was() {
 fn sqlite_a_failed_load_into_a_new_file_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new/deeper/r.sqlite");
-    let pending = etl_sink::load(&people(&[1], &["a"], &[1]), &sink(&path, ""), &VARS).unwrap();
+    let pending = super::load_table(&people(&[1], &["a"], &[1]), &sink(&path, ""), &VARS).unwrap();
     assert!(path.exists());
     drop(pending);
     assert!(files_in(dir.path()).is_empty());
@@ -564,7 +564,7 @@ fn sqlite_check_reports_an_unwritable_folder_and_creates_nothing() {
     );
     assert_eq!(files_in(&folder), before);
     // And `load` fails the same way, before anything is written.
-    assert!(etl_sink::load(&people(&[1], &["a"], &[1]), &sink, &VARS).is_err());
+    assert!(super::load_table(&people(&[1], &["a"], &[1]), &sink, &VARS).is_err());
     assert_eq!(files_in(&folder), before);
 }
 
@@ -584,7 +584,7 @@ fn sqlite_check_reports_a_file_that_is_not_a_database() {
             path.display()
         )
     );
-    let err = etl_sink::load(&people(&[1], &["a"], &[1]), &sink, &VARS).unwrap_err();
+    let err = super::load_table(&people(&[1], &["a"], &[1]), &sink, &VARS).unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     assert_eq!(files_in(dir.path()), ["r.sqlite"]);
@@ -613,4 +613,56 @@ fn sqlite_tables_live_in_schema_main() {
     let spec: SinkSpec = serde_yaml::from_str(&yaml).unwrap();
     run(&people(&[1], &["a"], &[1]), &spec.build("report").unwrap()).unwrap();
     assert_eq!(rows(&path, "SELECT id FROM x"), [[int(1)]]);
+}
+
+#[test]
+fn sqlite_an_output_that_fails_part_way_loads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.sqlite");
+    run(
+        &people(&[1, 2], &["a", "b"], &[10, 20]),
+        &sink(&path, ", mode: replace"),
+    )
+    .unwrap();
+    let before = everything(&path);
+    for more in [
+        ", mode: replace",
+        ", mode: append",
+        ", mode: merge, primary_key: id",
+    ] {
+        let batches = [
+            Ok(people(&[3, 4], &["c", "d"], &[30, 40])),
+            Err("the transform failed on its second batch"),
+        ];
+        let schema = people(&[3], &["c"], &[30]).schema().clone();
+        match etl_sink::load(&schema, batches, &sink(&path, more), &VARS) {
+            Err(etl_sink::LoadError::Input(e)) => {
+                assert_eq!(e, "the transform failed on its second batch");
+            }
+            other => panic!("{more}: {other:?}"),
+        }
+        assert_eq!(everything(&path), before, "{more}");
+    }
+}
+
+#[test]
+fn sqlite_merge_keeps_the_last_row_of_a_key_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.sqlite");
+    let sink = sink(&path, ", mode: merge, primary_key: id");
+    // Batches of two rows: key 1 comes again in the third batch, key 2 in the second.
+    let df = people(
+        &[1, 2, 3, 2, 4, 1],
+        &["a", "b", "c", "b2", "d", "a2"],
+        &[1, 2, 3, 4, 5, 6],
+    );
+    run(&df, &sink).unwrap();
+    let rows = rows(&path, "SELECT id, name, score FROM report ORDER BY id");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows.iter()
+            .map(|r| format!("{:?}", r[1]))
+            .collect::<Vec<_>>(),
+        ["Text(\"a2\")", "Text(\"b2\")", "Text(\"c\")", "Text(\"d\")"]
+    );
 }
