@@ -174,6 +174,38 @@ else
   exit 1
 fi
 
+# 5. The html report of the page-size-100 run (every user: 10,000 at large scale), in the
+#    headless Chromium scripts/services.sh found: its size, and the time to load, lay out and
+#    paint it (a screenshot), less the same for an empty page; best of 3 each.
+if [ -n "${ETL_TEST_CHROMIUM:-}" ]; then
+  page=$(ls "$work"/run_100/reports/engagement_*.html)
+  page_kib=$(($(stat -c %s "$page") / 1024))
+  users=$(awk '$1 == "users" { print $3 }' "$work/run_100.out")
+  render() {
+    local best=999 start end took
+    for _ in 1 2 3; do
+      rm -rf "$work/chromium"
+      start=$(date +%s.%N)
+      timeout 120 "$ETL_TEST_CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$work/chromium" --window-size=1100,1400 \
+        --screenshot="$work/page.png" "$1" >/dev/null 2>&1 ||
+        { echo "bench: chromium could not render $1" >&2; exit 1; }
+      end=$(date +%s.%N)
+      took=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+      best=$(awk -v a="$best" -v b="$took" 'BEGIN { print (b < a) ? b : a }')
+    done
+    echo "$best"
+  }
+  blank_s=$(render "about:blank")
+  page_s=$(render "file://$page")
+  render_s=$(awk -v a="$page_s" -v b="$blank_s" 'BEGIN { d = a - b; printf "%.3f", d < 0.001 ? 0.001 : d }')
+  row "html report in chromium (render)" "$users" "$render_s" "" 0 "file ${page_kib} KiB (target < 5 MiB), render = ${page_s}s - ${blank_s}s for an empty page (target < 2 s)"
+else
+  echo "bench: ETL_TEST_CHROMIUM is not set (run through scripts/services.sh): no html row" >&2
+  exit 1
+fi
+
 echo
 echo "etl bench, $scale scale, $(nproc) cores; release build ${build_s}s here, etl binary $((etl_size / 1048576)) MiB"
 printf '%-34s %10s %9s %12s %9s %8s  %s\n' scenario records "wall (s)" "records/s" "RSS (MiB)" "x floor" "notes"

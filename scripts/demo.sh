@@ -16,3 +16,6 @@ echo "demo: etl-mockapi serves fixtures/jsonplaceholder at $url"
 echo "demo: API_BASE_URL=$url etl run pipelines/engagement.yaml"
 echo
 API_BASE_URL="$url" "$bin/etl" run pipelines/engagement.yaml
+echo
+echo "demo: the report as a page, charts included, to open in any browser:"
+echo "  file://$PWD/reports/engagement.html"

@@ -17,6 +17,9 @@
 # a bucket `etl-test` (scripts/s3server.sh): ETL_TEST_S3_ENDPOINT, ETL_TEST_S3_BUCKET,
 # ETL_TEST_S3_ACCESS_KEY_ID, ETL_TEST_S3_SECRET_ACCESS_KEY, ETL_TEST_S3_DATA_DIR.
 #
+# Chromium: the Debian package (installed with apt-get when no chromium is found), checked to
+# start headless; the browser tests launch it themselves: ETL_TEST_CHROMIUM (its path).
+#
 # Every server is stopped and the folder removed when COMMAND ends, fails or is interrupted.
 # A server that cannot start is an error (exit 1, the reason on stderr): COMMAND does not run,
 # so the tests that need it fail rather than skip.
@@ -194,6 +197,36 @@ export PATH="$pg_bin:$PATH"
 # --- S3-compatible object storage --------------------------------------------------------------
 # s3s-fs (crates.io): see scripts/s3server.sh and docs/destinations.md for why this server.
 start_s3 || { echo "services: the S3 server could not start; tests that need it would fail" >&2; exit 1; }
+
+# --- Chromium ----------------------------------------------------------------------------------
+# The html reports are checked in a real browser (crates/etl-runner/tests/it/html.rs).
+find_chromium() {
+  local name
+  for name in chromium chromium-browser; do
+    if command -v "$name" >/dev/null; then
+      command -v "$name"
+      return
+    fi
+  done
+}
+chromium=$(find_chromium)
+if [ -z "$chromium" ]; then
+  echo "services.sh: Chromium is not installed; installing the Debian package" >&2
+  sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  command -v apt-get >/dev/null || fail "no chromium found and no apt-get to install it: install Chromium"
+  $sudo apt-get update -q >&2 || fail "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >&2 ||
+    fail "apt-get install chromium failed"
+  chromium=$(find_chromium)
+  [ -n "$chromium" ] || fail "installed the chromium package, but found no chromium on PATH"
+fi
+mkdir -p "$root/chromium"
+timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$root/chromium" --dump-dom about:blank >"$root/chromium.log" 2>&1 ||
+  fail "Chromium ($chromium) does not start headless: $(tail -n 20 "$root/chromium.log")"
+export ETL_TEST_CHROMIUM=$chromium
 
 # --- The command -------------------------------------------------------------------------------
 set +e

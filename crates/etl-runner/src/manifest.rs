@@ -28,6 +28,9 @@ pub struct Manifest {
     pub error: Option<String>,
     pub sources: Vec<SourceEntry>,
     pub sinks: Vec<SinkEntry>,
+    /// The data checks that passed, `table: check` (none when the run failed).
+    #[serde(default)]
+    pub checks: Vec<String>,
     /// Merged tables of incremental sources put in place by this run.
     #[serde(default)]
     pub tables: Vec<TableEntry>,
@@ -57,12 +60,13 @@ impl Manifest {
         let finished_at = chrono::Utc::now();
         let sources =
             |s: &[(String, SourceStats)]| s.iter().map(|(n, s)| SourceEntry::new(n, s)).collect();
-        let (status, error, sources, sinks, tables, state) = match outcome.result {
+        let (status, error, sources, sinks, checks, tables, state) = match outcome.result {
             Ok(r) => (
                 "succeeded",
                 None,
                 sources(&r.sources),
                 r.sinks.iter().map(|(n, w)| SinkEntry::new(n, w)).collect(),
+                r.checks.clone(),
                 r.tables
                     .iter()
                     .map(|(n, t)| TableEntry {
@@ -85,6 +89,7 @@ impl Manifest {
                 sources(&f.sources),
                 Vec::new(),
                 Vec::new(),
+                Vec::new(),
                 None,
             ),
         };
@@ -103,6 +108,7 @@ impl Manifest {
             error,
             sources,
             sinks,
+            checks,
             tables,
             state_saved: state,
             options: outcome.options,
@@ -359,6 +365,7 @@ mod tests {
             error: None,
             sources: Vec::new(),
             sinks: Vec::new(),
+            checks: Vec::new(),
             tables: Vec::new(),
             state_saved: None,
             options: RunOptionsEntry::default(),

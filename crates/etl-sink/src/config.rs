@@ -53,7 +53,7 @@ impl SinkConfig {
         }
     }
 
-    /// `csv`, `parquet`, `ndjson`, `postgres` or `sqlite`.
+    /// `csv`, `parquet`, `ndjson`, `html`, `postgres` or `sqlite`.
     pub fn format_name(&self) -> &'static str {
         match &self.output {
             Output::File(f) => f.format.name(),
@@ -177,6 +177,7 @@ impl SinkSpec {
             ("latest", self.latest.is_some()),
             ("csv", self.csv.is_some()),
             ("parquet", self.parquet.is_some()),
+            ("html", self.html.is_some()),
             ("keep_last", self.keep_last.is_some()),
             ("if_exists", self.if_exists != IfExists::Fail),
             ("s3", self.s3.is_some()),
@@ -208,6 +209,7 @@ impl SinkSpec {
         let blocks = [
             ("csv", self.csv.is_some(), FormatName::Csv),
             ("parquet", self.parquet.is_some(), FormatName::Parquet),
+            ("html", self.html.is_some(), FormatName::Html),
         ];
         for (key, given, format) in blocks {
             if given && self.format != format {
@@ -226,11 +228,13 @@ impl SinkSpec {
             .as_ref()
             .unwrap_or(&no_parquet)
             .build(p.key("parquet"));
-        let (csv, parquet) = (p.keep_all(csv), p.keep_all(parquet));
+        let html = self.html.clone().unwrap_or_default().build(p.key("html"));
+        let (csv, parquet, html) = (p.keep_all(csv), p.keep_all(parquet), p.keep_all(html));
         match self.format {
             FormatName::Csv => csv.map(Format::Csv),
             FormatName::Parquet => parquet.map(Format::Parquet),
             FormatName::Ndjson => Some(Format::Ndjson),
+            FormatName::Html => html.map(|h| Format::Html(Box::new(h))),
             FormatName::Postgres | FormatName::Sqlite => None,
         }
     }

@@ -1,6 +1,6 @@
 //! The output format: as written ([`FormatName`], the `format:` key) and checked ([`Format`],
 //! which carries the options of its format only). Each format is one module: `csv`, `parquet`,
-//! `ndjson`.
+//! `ndjson`, `html`.
 
 use std::io::Write;
 
@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::csv::CsvOptions;
 use crate::error::Error;
+use crate::html::{HtmlOptions, RunInfo};
 use crate::ndjson;
 use crate::parquet::ParquetOptions;
 
@@ -21,6 +22,7 @@ pub enum FormatName {
     Csv,
     Parquet,
     Ndjson,
+    Html,
     Postgres,
     Sqlite,
 }
@@ -31,6 +33,7 @@ impl FormatName {
             FormatName::Csv => "csv",
             FormatName::Parquet => "parquet",
             FormatName::Ndjson => "ndjson",
+            FormatName::Html => "html",
             FormatName::Postgres => "postgres",
             FormatName::Sqlite => "sqlite",
         }
@@ -49,6 +52,7 @@ pub enum Format {
     Csv(CsvOptions),
     Parquet(ParquetOptions),
     Ndjson,
+    Html(Box<HtmlOptions>),
 }
 
 impl Format {
@@ -58,10 +62,11 @@ impl Format {
             Format::Csv(_) => FormatName::Csv,
             Format::Parquet(_) => FormatName::Parquet,
             Format::Ndjson => FormatName::Ndjson,
+            Format::Html(_) => FormatName::Html,
         }
     }
 
-    /// `csv`, `parquet` or `ndjson`.
+    /// `csv`, `parquet`, `ndjson` or `html`.
     pub fn name(&self) -> &'static str {
         self.kind().name()
     }
@@ -73,7 +78,7 @@ impl Format {
         let options = match self {
             Format::Csv(o) => o.describe(),
             Format::Parquet(o) => o.describe(),
-            Format::Ndjson => Vec::new(),
+            Format::Ndjson | Format::Html(_) => Vec::new(),
         };
         if options.is_empty() {
             return self.name().to_owned();
@@ -85,17 +90,19 @@ impl Format {
         format!("{} ({})", self.name(), options.join(", "))
     }
 
-    /// Writes `df` for the sink named `sink` to `out`.
+    /// Writes `df` for the sink named `sink` of the run `run` to `out`.
     pub(crate) fn write(
         &self,
         df: &mut DataFrame,
         sink: &str,
+        run: &RunInfo,
         out: &mut impl Write,
     ) -> Result<(), Error> {
         match self {
             Format::Csv(o) => o.write(df, sink, out),
             Format::Parquet(o) => o.write(df, sink, out),
             Format::Ndjson => ndjson::write(df, sink, out),
+            Format::Html(o) => o.write(df, sink, run, out),
         }
     }
 }

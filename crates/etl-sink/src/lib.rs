@@ -19,6 +19,9 @@
 //!   ([`Compression`]), `compression_level` (zstd 1-22, gzip 0-9), `row_group_size`,
 //!   `statistics`.
 //! - [`Format::Ndjson`]: no options.
+//! - [`Format::Html`] ([`HtmlSpec`], [`HtmlOptions`]): one self-contained page with a header
+//!   from the run ([`RunInfo`]), charts as inline SVG ([`Chart`]) and the rows as a table cut
+//!   at `max_rows`; [`prepare_report`] writes it with the run's facts.
 //!
 //! `latest:` is a second path, rendered like `path`, that receives a copy of each file:
 //! [`prepare_with_latest`] writes the copy to a synced temporary file beside it, and
@@ -42,6 +45,7 @@ mod config;
 mod csv;
 mod error;
 mod format;
+mod html;
 mod location;
 mod ndjson;
 mod object;
@@ -58,6 +62,10 @@ pub use config::{FileOutput, Output, SinkConfig};
 pub use csv::{CsvOptions, CsvSpec, QuoteStyle};
 pub use error::Error;
 pub use format::{Format, FormatName};
+pub use html::{
+    Chart, ChartKind, ChartSpec, ColumnFormat, HtmlColumnSpec, HtmlOptions, HtmlSpec,
+    HtmlTableSpec, NumberFormat, RunInfo,
+};
 pub use location::{Location, LocationTemplate};
 pub use object::{ObjectTemplate, ObjectUrl, S3Options, check_object_store};
 pub use parquet::{Compression, ParquetOptions, ParquetSpec};
@@ -68,4 +76,6 @@ pub use table::{
     Database, DatabaseUrl, LoadError, Loaded, Mode, PostgresTarget, SqliteTarget, TableLoad,
     TableName, TableOutput, check, load,
 };
-pub use write::{Prepared, Written, prepare, prepare_at, prepare_with_latest, write};
+pub use write::{
+    Prepared, Written, prepare, prepare_at, prepare_report, prepare_with_latest, write,
+};

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::csv::CsvSpec;
 use crate::format::FormatName;
+use crate::html::HtmlSpec;
 use crate::parquet::ParquetSpec;
 
 /// One entry of `sinks`.
@@ -13,7 +14,7 @@ use crate::parquet::ParquetSpec;
 pub struct SinkSpec {
     /// The transform or source to write.
     pub from: String,
-    /// `csv`, `parquet` or `ndjson` (files), `postgres` or `sqlite` (a table).
+    /// `csv`, `parquet`, `ndjson` or `html` (files), `postgres` or `sqlite` (a table).
     pub format: FormatName,
     /// Where to write, relative to the working directory; may use `{pipeline}`, `{sink}`,
     /// `{date}`, `{timestamp}` and `{run_id}`. For `sqlite`, the database file. Not for
@@ -50,6 +51,8 @@ pub struct SinkSpec {
     pub csv: Option<CsvSpec>,
     /// Parquet options.
     pub parquet: Option<ParquetSpec>,
+    /// HTML report options: title, number formats, the table, the charts.
+    pub html: Option<HtmlSpec>,
     /// Rows printed after the run.
     pub preview: Option<PreviewSpec>,
     /// After a successful run, keep only this many files of this sink (the newest), removing

@@ -13,6 +13,7 @@ use tempfile::NamedTempFile;
 
 use crate::config::{FileOutput, SinkConfig};
 use crate::error::Error;
+use crate::html::RunInfo;
 use crate::location::Location;
 use crate::object::{Client, ObjectUrl, Upload};
 use crate::path::folder_of;
@@ -49,6 +50,8 @@ pub struct Prepared {
     file: Option<Staged>,
     /// Its `latest` copy, staged.
     latest: Option<Staged>,
+    /// The run, for a report's header.
+    run: RunInfo,
 }
 
 /// One target of a prepared file.
@@ -125,6 +128,18 @@ pub fn prepare_at(
     location: &Location,
     latest: Option<&Location>,
 ) -> Result<Prepared, Error> {
+    prepare_report(df, sink, location, latest, &RunInfo::default())
+}
+
+/// [`prepare_at`] for a run: an `html` report shows `run` (pipeline, run id, time, records
+/// per source, checks passed) in its header. The other formats do not use it.
+pub fn prepare_report(
+    df: &mut DataFrame,
+    sink: &SinkConfig,
+    location: &Location,
+    latest: Option<&Location>,
+    run: &RunInfo,
+) -> Result<Prepared, Error> {
     let file = file_of(sink)?;
     if let Some(latest) = latest.filter(|l| *l == location) {
         return Err(Error::LatestIsPath {
@@ -142,6 +157,7 @@ pub fn prepare_at(
         sha256: String::new(),
         file: None,
         latest: None,
+        run: run.clone(),
     };
     // Declared after `prepared`, so dropped before it on an error below: the temporary file
     // is gone by the time the folders made for it are removed.
@@ -236,7 +252,7 @@ impl Prepared {
         sync: bool,
     ) -> Result<(), Error> {
         let mut out = BufWriter::with_capacity(1 << 20, Hashing::new(tmp.as_file()));
-        file.format.write(df, &self.sink, &mut out)?;
+        file.format.write(df, &self.sink, &self.run, &mut out)?;
         let hashed = out
             .into_inner()
             .map_err(io::IntoInnerError::into_error)

@@ -146,6 +146,32 @@ pub struct ChecksSpec {
     pub accepted_values: IndexMap<String, Vec<Value>>,
 }
 
+impl ChecksSpec {
+    /// Each check as a reader would say it: `min_rows 1`, `not_null user_id`,
+    /// `unique (user_id, day)`, `accepted_values status in ("open", "closed")`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(n) = self.min_rows {
+            out.push(format!("min_rows {n}"));
+        }
+        out.extend(self.not_null.iter().map(|c| format!("not_null {c}")));
+        for u in &self.unique {
+            out.push(match u {
+                OneOrMany::One(c) => format!("unique {c}"),
+                OneOrMany::Many(cs) => format!("unique ({})", cs.join(", ")),
+            });
+        }
+        for (column, values) in &self.accepted_values {
+            let values: Vec<String> = values.iter().map(Value::to_string).collect();
+            out.push(format!(
+                "accepted_values {column} in ({})",
+                values.join(", ")
+            ));
+        }
+        out
+    }
+}
+
 impl schemars::JsonSchema for StepSpec {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Step".into()
@@ -270,5 +296,25 @@ mod tests {
         .unwrap();
         assert_eq!(spec.steps.len(), 3);
         assert_eq!(spec.steps[2], StepSpec(serde_json::json!(3)));
+    }
+    #[test]
+    fn checks_are_described_as_declared() {
+        let spec: ChecksSpec = serde_json::from_value(serde_json::json!({
+            "min_rows": 1,
+            "not_null": ["user_id"],
+            "unique": ["user_id", ["user_id", "day"]],
+            "accepted_values": {"status": ["open", 2]}
+        }))
+        .unwrap();
+        assert_eq!(
+            spec.describe(),
+            [
+                "min_rows 1",
+                "not_null user_id",
+                "unique user_id",
+                "unique (user_id, day)",
+                "accepted_values status in (\"open\", 2)"
+            ]
+        );
     }
 }

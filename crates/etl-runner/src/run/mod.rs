@@ -66,6 +66,8 @@ pub struct RunReport {
     pub state_note: Option<String>,
     /// Transforms and sinks left out by `--only`.
     pub skipped: Vec<String>,
+    /// The checks that passed, `table: check` (`engagement: unique user_id`).
+    pub checks: Vec<String>,
 }
 
 /// A run's identity and clock, fixed at its start.
@@ -196,6 +198,7 @@ pub async fn run(
         tables: done.tables,
         state: done.state,
         state_note: done.state_note,
+        checks: done.checks,
     })
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use etl_sink::{Location, PreviewSpec, RenderVars, SinkConfig};
+use etl_sink::{Location, PreviewSpec, RenderVars, RunInfo, SinkConfig};
 use etl_source::{Cursor, FieldType, SourceConfig, SourceStats, StagedTable};
 use etl_transform::{ColumnType, Table, Transformer};
 use polars::prelude::{DataFrame, IntoLazy, LazyFrame};
@@ -27,6 +27,8 @@ pub(super) struct Done {
     pub(super) transform: Duration,
     /// Writing, syncing and renaming the files.
     pub(super) write: Duration,
+    /// The checks that passed, `table: check`.
+    pub(super) checks: Vec<String>,
 }
 
 /// Why the step failed, and the output files it had put in place by then.
@@ -106,6 +108,23 @@ impl Step {
         }
     }
 
+    /// The run as an html report's header shows it.
+    fn run_info(&self, checks: &[String]) -> RunInfo {
+        RunInfo {
+            pipeline: self.pipeline.name.clone(),
+            run_id: self.clock.run_id.clone(),
+            time: shown_time(&self.clock.timestamp),
+            sources: self
+                .stats
+                .iter()
+                .zip(&self.plan.sources)
+                .filter(|(_, on)| **on)
+                .map(|((name, stats), _)| (name.clone(), stats.records))
+                .collect(),
+            checks: checks.to_vec(),
+        }
+    }
+
     fn vars<'s>(&'s self, sink: &'s str) -> RenderVars<'s> {
         RenderVars {
             pipeline: &self.pipeline.name,
@@ -126,11 +145,11 @@ impl Step {
                 transformer.run(t)?;
             }
         }
-        self.run_checks(&transformer)?;
+        let checks = self.run_checks(&transformer)?;
         let planned = self.compute_outputs(&transformer)?;
         let transform = started.elapsed();
         let writing = Instant::now();
-        let (written, previews) = self.write_outputs(&transformer, planned)?;
+        let (written, previews) = self.write_outputs(&transformer, planned, &checks)?;
         let write = writing.elapsed();
         // Every sink succeeded: now the merged tables, then the state.
         let (tables, state, state_note) = self.save(pending).map_err(|e| StepError {
@@ -146,6 +165,7 @@ impl Step {
             state_note,
             transform,
             write,
+            checks,
         })
     }
 
@@ -181,9 +201,11 @@ impl Step {
         Ok(pending)
     }
 
-    /// Data checks, sources then transforms, before anything is written.
-    fn run_checks(&self, transformer: &Transformer) -> Result<(), StepError> {
+    /// Data checks, sources then transforms, before anything is written. Returns the checks
+    /// that passed, `table: check`, for the manifest and the reports' headers.
+    fn run_checks(&self, transformer: &Transformer) -> Result<Vec<String>, StepError> {
         let pipeline = &self.pipeline;
+        let mut passed = Vec::new();
         for (source, on) in pipeline.sources.iter().zip(&self.plan.sources) {
             let checks = pipeline
                 .source_extras
@@ -192,15 +214,27 @@ impl Step {
             if let (true, Some(checks)) = (*on, checks) {
                 self.check()?;
                 transformer.check(&source.name, checks)?;
+                passed.extend(
+                    checks
+                        .describe()
+                        .into_iter()
+                        .map(|c| format!("{}: {c}", source.name)),
+                );
             }
         }
         for (t, on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
             if let (true, Some(checks)) = (*on, &t.checks) {
                 self.check()?;
                 transformer.check(&t.name, checks)?;
+                passed.extend(
+                    checks
+                        .describe()
+                        .into_iter()
+                        .map(|c| format!("{}: {c}", t.name)),
+                );
             }
         }
-        Ok(())
+        Ok(passed)
     }
 
     /// Every file output computed and every target checked before the first file is written.
@@ -270,7 +304,9 @@ impl Step {
         &self,
         transformer: &Transformer,
         planned: Vec<Planned<'_>>,
+        checks: &[String],
     ) -> Result<(Vec<(String, Delivered)>, Previews), StepError> {
+        let run = self.run_info(checks);
         let mut ready = ReadyOutputs(Vec::new());
         let mut previews = Vec::new();
         for p in planned {
@@ -281,8 +317,13 @@ impl Step {
                         Some(spec) => Some(etl_sink::preview(&frame, spec, &p.sink.name)?),
                         None => None,
                     };
-                    let prepared =
-                        etl_sink::prepare_at(&mut frame, p.sink, &path, p.latest.as_ref())?;
+                    let prepared = etl_sink::prepare_report(
+                        &mut frame,
+                        p.sink,
+                        &path,
+                        p.latest.as_ref(),
+                        &run,
+                    )?;
                     (Ready::File(prepared), preview)
                 }
                 None => self.load_table(transformer, p.sink)?,
@@ -525,6 +566,14 @@ impl Drop for ReadyOutputs {
             drop(last);
         }
     }
+}
+
+/// `20261204_205512` as `2026-12-04 20:55:12 UTC`.
+fn shown_time(timestamp: &str) -> String {
+    chrono::NaiveDateTime::parse_from_str(timestamp, "%Y%m%d_%H%M%S").map_or_else(
+        |_| timestamp.to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 fn column_type(t: &FieldType) -> ColumnType {

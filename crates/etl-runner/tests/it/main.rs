@@ -5,6 +5,7 @@
 mod chaos;
 mod destinations;
 mod e2e;
+mod html;
 mod incremental;
 mod progress;
 mod recipes;
@@ -277,12 +278,12 @@ pub(crate) fn rows_of(df: &DataFrame) -> Vec<Row> {
         .collect()
 }
 
-/// The report files under `dir/reports`: every file but the SQLite database the shipped
-/// engagement pipeline also writes there.
+/// The report files under `dir/reports`: every file but the SQLite database and the html
+/// pages the shipped engagement pipeline also writes there.
 pub(crate) fn report_files(dir: &Path) -> Vec<String> {
     files(&dir.join("reports"))
         .into_iter()
-        .filter(|f| !f.contains(".sqlite"))
+        .filter(|f| !f.contains(".sqlite") && Path::new(f).extension().is_none_or(|e| e != "html"))
         .collect()
 }
 

@@ -151,6 +151,11 @@ fn keep_last_keeps_the_newest_reports_of_a_sink() {
         .replace(
             "path: reports/{pipeline}_{timestamp}.csv",
             "path: reports/{pipeline}_{run_id}.csv\n    keep_last: 2",
+        )
+        // Three runs may fall in one second: the page is named by run too.
+        .replace(
+            "path: reports/{pipeline}_{timestamp}.html",
+            "path: reports/{pipeline}_{run_id}.html",
         );
     std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
     std::fs::create_dir(dir.path().join("reports")).unwrap();

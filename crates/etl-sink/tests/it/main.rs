@@ -48,6 +48,7 @@ fn sink(format: FormatName, if_exists: IfExists) -> SinkConfig {
         preview: None,
         keep_last: None,
         s3: None,
+        html: None,
     };
     spec.build("report").unwrap()
 }
