@@ -715,25 +715,27 @@ impl HtmlOptions {
                         .map(|x| x.filter(|x| x.is_finite()).map(|x| x.to_string()))
                         .collect(),
                 )
-            } else if dtype.is_unsigned_integer() {
-                let v = s.cast(&DataType::UInt64).map_err(err)?;
-                let v = v.u64().map_err(err)?;
+            } else if dtype.is_integer() {
+                // Both signednesses as i128, which holds every u64 and i64 exactly.
+                let ints: Vec<Option<i128>> = if dtype.is_unsigned_integer() {
+                    let v = s.cast(&DataType::UInt64).map_err(err)?;
+                    v.u64()
+                        .map_err(err)?
+                        .iter()
+                        .map(|x| x.map(i128::from))
+                        .collect()
+                } else {
+                    let v = s.cast(&DataType::Int64).map_err(err)?;
+                    v.i64()
+                        .map_err(err)?
+                        .iter()
+                        .map(|x| x.map(i128::from))
+                        .collect()
+                };
                 (
                     true,
-                    v.iter()
-                        .map(|x| x.map(|x| fmt.integer(i128::from(x))))
-                        .collect(),
-                    v.iter().map(|x| x.map(|x| x.to_string())).collect(),
-                )
-            } else if dtype.is_signed_integer() {
-                let v = s.cast(&DataType::Int64).map_err(err)?;
-                let v = v.i64().map_err(err)?;
-                (
-                    true,
-                    v.iter()
-                        .map(|x| x.map(|x| fmt.integer(i128::from(x))))
-                        .collect(),
-                    v.iter().map(|x| x.map(|x| x.to_string())).collect(),
+                    ints.iter().map(|x| x.map(|x| fmt.integer(x))).collect(),
+                    ints.iter().map(|x| x.map(|x| x.to_string())).collect(),
                 )
             } else if dtype.is_decimal() {
                 let v = s.cast(&DataType::String).map_err(err)?;
