@@ -1,7 +1,7 @@
 //! The [`Transformer`]: the tables of a run and the transforms computed over them, all lazy,
 //! each registered under its name for the transforms after it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -17,6 +17,8 @@ use crate::transform::{Transform, TransformKind};
 pub struct Transformer {
     ctx: SQLContext,
     frames: HashMap<String, LazyFrame>,
+    /// Tables and transforms computed once and held (see [`Transformer::hold`]).
+    held: HashSet<String>,
 }
 
 impl std::fmt::Debug for Transformer {
@@ -38,6 +40,7 @@ impl Transformer {
         Self {
             ctx: SQLContext::new(),
             frames: HashMap::new(),
+            held: HashSet::new(),
         }
     }
 
@@ -99,6 +102,22 @@ impl Transformer {
     /// The lazy frame of a table or transform.
     pub fn frame(&self, name: &str) -> Option<LazyFrame> {
         self.frames.get(name).cloned()
+    }
+
+    /// Computes a table or transform now and holds the result, so that every later reader
+    /// (checks, outputs) reads it instead of computing it again from the staged tables: a
+    /// lazy frame is a plan, and each `collect` of it runs the whole plan. Returns whether
+    /// it was computed now (`false`: already held). Transforms planned before keep their own
+    /// plans.
+    pub fn hold(&mut self, name: &str) -> Result<bool, Error> {
+        if self.held.contains(name) {
+            return Ok(false);
+        }
+        let frame = self.collect(name)?.lazy();
+        self.ctx.register(name, frame.clone());
+        self.frames.insert(name.to_owned(), frame);
+        self.held.insert(name.to_owned());
+        Ok(true)
     }
 
     /// Collects a table or transform; errors are attributed to `name`.

@@ -145,8 +145,8 @@ impl Step {
                 transformer.run(t)?;
             }
         }
-        let checks = self.run_checks(&transformer)?;
-        let planned = self.compute_outputs(&transformer)?;
+        let checks = self.run_checks(&mut transformer)?;
+        let planned = self.compute_outputs(&mut transformer)?;
         let transform = started.elapsed();
         let writing = Instant::now();
         let (written, previews) = self.write_outputs(&transformer, planned, &checks)?;
@@ -203,8 +203,9 @@ impl Step {
 
     /// Data checks, sources then transforms, before anything is written. Returns the checks
     /// that passed, `table: check`, for the manifest and the reports' headers.
-    fn run_checks(&self, transformer: &Transformer) -> Result<Vec<String>, StepError> {
+    fn run_checks(&self, transformer: &mut Transformer) -> Result<Vec<String>, StepError> {
         let pipeline = &self.pipeline;
+        let held = self.read_whole();
         let mut passed = Vec::new();
         for (source, on) in pipeline.sources.iter().zip(&self.plan.sources) {
             let checks = pipeline
@@ -213,6 +214,9 @@ impl Step {
                 .and_then(|x| x.checks.as_ref());
             if let (true, Some(checks)) = (*on, checks) {
                 self.check()?;
+                if held.contains(&source.name.as_str()) {
+                    self.hold(transformer, &source.name)?;
+                }
                 transformer.check(&source.name, checks)?;
                 passed.extend(
                     checks
@@ -225,6 +229,9 @@ impl Step {
         for (t, on) in pipeline.transforms.iter().zip(&self.plan.transforms) {
             if let (true, Some(checks)) = (*on, &t.checks) {
                 self.check()?;
+                if held.contains(&t.name.as_str()) {
+                    self.hold(transformer, &t.name)?;
+                }
                 transformer.check(&t.name, checks)?;
                 passed.extend(
                     checks
@@ -237,9 +244,41 @@ impl Step {
         Ok(passed)
     }
 
+    /// The tables and transforms a file sink reads: a file needs its output whole, so each
+    /// is computed once and held for every reader (its checks, every sink reading it) instead
+    /// of being computed again per reader. One read only by table sinks and checks stays a
+    /// plan, computed per reader: a table load streams it in batches, holding none of it.
+    fn read_whole(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .pipeline
+            .sinks
+            .iter()
+            .zip(&self.plan.sinks)
+            .filter(|(sink, on)| **on && sink.file().is_some())
+            .map(|(sink, _)| sink.from.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Computes `name` once and holds it (see [`Step::read_whole`]), unless the run is
+    /// being stopped.
+    fn hold(&self, transformer: &mut Transformer, name: &str) -> Result<(), StepError> {
+        self.check()?;
+        let started = Instant::now();
+        if transformer.hold(name)? {
+            info!(output = %name, ms = started.elapsed().as_millis() as u64, "Computed output.");
+        }
+        Ok(())
+    }
+
     /// Every file output computed and every target checked before the first file is written.
     /// A table's output is computed while it is loaded.
-    fn compute_outputs(&self, transformer: &Transformer) -> Result<Vec<Planned<'_>>, StepError> {
+    fn compute_outputs(
+        &self,
+        transformer: &mut Transformer,
+    ) -> Result<Vec<Planned<'_>>, StepError> {
         let mut planned = Vec::new();
         let mut claimed: Vec<String> = Vec::new();
         for (sink, on) in self.pipeline.sinks.iter().zip(&self.plan.sinks) {
@@ -283,11 +322,9 @@ impl Step {
             }
             let file = match path {
                 Some(path) => {
-                    let started = Instant::now();
-                    self.check()?;
-                    let frame = transformer.collect(&sink.from)?;
-                    info!(sink = %sink.name, rows = frame.height(), ms = started.elapsed().as_millis() as u64, "Computed output.");
-                    Some((path, frame))
+                    self.hold(transformer, &sink.from)?;
+                    // Held: this reads the computed frame, it does not compute it again.
+                    Some((path, transformer.collect(&sink.from)?))
                 }
                 None => None,
             };

@@ -123,6 +123,33 @@ fn sql_reads_sources_and_earlier_transforms() {
 }
 
 #[test]
+fn a_held_transform_is_read_without_computing_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = staged(
+        dir.path(),
+        "posts",
+        &[r#"{"id": 1, "userId": 1}"#, r#"{"id": 2, "userId": 2}"#],
+        &[("id", ColumnType::Int), ("userId", ColumnType::Int)],
+    );
+    let mut t = Transformer::new();
+    t.add_table(&posts).unwrap();
+    t.run(&sql("users", "SELECT DISTINCT userId FROM posts"))
+        .unwrap();
+    assert!(t.hold("users").unwrap());
+    assert!(!t.hold("users").unwrap(), "held once");
+    // The staged file is gone: only the held result can answer now.
+    std::fs::remove_file(&posts.paths[0]).unwrap();
+    let checks: etl_transform::ChecksSpec =
+        serde_json::from_str(r#"{"min_rows": 2, "unique": ["userId"]}"#).unwrap();
+    t.check("users", &checks).unwrap();
+    assert_eq!(t.collect("users").unwrap().height(), 2);
+    let batches: Vec<_> = t.batches("users", 1).unwrap().collect();
+    assert_eq!(batches.len(), 2);
+    // Not held: computing it reads the staged file, which is gone.
+    assert!(t.collect("posts").is_err());
+}
+
+#[test]
 fn sql_errors_name_the_transform() {
     let dir = tempfile::tempdir().unwrap();
     let posts = staged(
