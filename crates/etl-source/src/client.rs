@@ -128,21 +128,37 @@ impl Fetcher<'_> {
         target: &Target,
         counts: &mut RequestCounts,
     ) -> Result<Fetched, Error> {
+        let cell = Mutex::new(*counts);
+        let outcome = self.fetch_counted(target, &cell).await;
+        *counts = cell
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        outcome
+    }
+
+    /// [`Fetcher::fetch`], counting into `counts` as it goes: a request is counted when it
+    /// is sent, so a fetch dropped on the way (a page fetched ahead that paging did not
+    /// reach) leaves the requests it sent counted.
+    pub(crate) async fn fetch_counted(
+        &self,
+        target: &Target,
+        counts: &Mutex<RequestCounts>,
+    ) -> Result<Fetched, Error> {
         let source = self.source;
         let shown = source.redact(&display_url(&target.url, &target.params));
-        let counts_cell = Mutex::new(*counts);
+        let counts_cell = counts;
         let attempt = Attempt {
             fetcher: self,
             target,
             shown: &shown,
-            counts: &counts_cell,
+            counts: counts_cell,
         };
         let outcome = retry::run(
             &source.retry,
             source.max_wait,
             || attempt.run(),
             |transient, wait| {
-                let mut c = lock(&counts_cell);
+                let mut c = lock(counts_cell);
                 c.retries += 1;
                 c.waited += wait;
                 let failure = transient.reason.clone();
@@ -157,9 +173,6 @@ impl Fetcher<'_> {
             },
         )
         .await;
-        *counts = counts_cell
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         outcome.map_err(|failure| self.gave_up(failure, shown))
     }
 

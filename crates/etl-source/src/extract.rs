@@ -2,12 +2,13 @@
 //! series the page loop: request, select records, stage, advance, guard against loops.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, Peekable, Stream, StreamExt};
 use serde_json::{Map, Value};
 use tracing::{debug, info};
 use url::Url;
@@ -24,6 +25,7 @@ use crate::records::Records;
 use crate::redact::{display_url, shown_param};
 use crate::spec::ForEachSpec;
 use crate::stage::{StageWriter, StagedTable};
+use crate::stager::Stager;
 
 /// What one source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,9 +43,13 @@ pub struct SourceStats {
     pub parents: Option<u64>,
     /// Pages fetched ahead in parallel, once a first page stated the total.
     pub parallel_pages: u64,
+    /// Pages fetched ahead without a stated total: the next page while the one before was
+    /// staged, or pages at the positions the last page's size predicts.
+    pub pages_ahead: u64,
     /// For an incremental source: the cursor before and after.
     pub cursor: Option<CursorReport>,
-    /// Time spent flattening records and writing them to the staging file.
+    /// Time spent flattening records and writing them to the staging file (on the source's
+    /// staging thread, beside the requests).
     pub staging: Duration,
 }
 
@@ -56,6 +62,7 @@ impl SourceStats {
         self.page_size_cap = self.page_size_cap.max(other.page_size_cap);
         self.stopped_by = self.stopped_by.or(other.stopped_by);
         self.parallel_pages += other.parallel_pages;
+        self.pages_ahead += other.pages_ahead;
     }
 }
 
@@ -84,8 +91,16 @@ pub struct Extractor {
     progress: Option<Arc<dyn ProgressSink>>,
 }
 
-type Prefetch<'a> =
-    Pin<Box<dyn Stream<Item = (PageRequest, Result<(Fetched, RequestCounts), Error>)> + Send + 'a>>;
+/// Pages fetched ahead, in order, each with the position it was asked at.
+type PageStream<'a> =
+    Pin<Box<dyn Stream<Item = (PageRequest, Result<Fetched, Error>)> + Send + 'a>>;
+
+/// Pages asked for before paging reaches them, in order, `concurrency` in flight at most.
+struct Prefetch<'a> {
+    pages: Peekable<PageStream<'a>>,
+    /// Predicted from a stated total (else from the page before).
+    from_total: bool,
+}
 
 impl Extractor {
     pub fn new() -> Result<Self, Error> {
@@ -128,11 +143,11 @@ impl Extractor {
         let progress = Progress::new(self.progress.as_deref(), &source.name);
         progress.started();
         let client = self.client(source.tls.as_ref())?;
-        let stage = Mutex::new(StageWriter::create(
-            stage_path,
+        let stage = Stager::start(
+            StageWriter::create(stage_path, &source.name, source.flatten.clone())?,
             &source.name,
-            source.flatten.clone(),
-        )?);
+            stage_path.to_owned(),
+        )?;
         let default_window = Window::default();
         let runner = SeriesRunner {
             fetcher: Fetcher {
@@ -153,11 +168,11 @@ impl Extractor {
                 ..CursorReport::default()
             }
         });
-        let mut stats = runner.run_all(parent, &mut report).await?;
-        let table = stage
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .finish()?;
+        let walked = runner.run_all(parent, &mut report).await;
+        // A staging error comes first: it is about a page handed over before the walk ended.
+        let (table, staging) = stage.finish()?;
+        let mut stats = walked?;
+        stats.staging = staging;
         stats.elapsed = started.elapsed();
         // An incremental run that finds nothing new is normal once a cursor is stored.
         let nothing_new_is_fine = report.as_ref().is_some_and(|r| r.before.is_some())
@@ -183,6 +198,7 @@ impl Extractor {
             records = stats.records,
             requests = stats.counts.requests,
             retries = stats.counts.retries,
+            pages_ahead = stats.pages_ahead,
             "Source complete."
         );
         Ok((stats, table))
@@ -193,7 +209,7 @@ impl Extractor {
 struct SeriesRunner<'a> {
     fetcher: Fetcher<'a>,
     source: &'a SourceConfig,
-    stage: &'a Mutex<StageWriter>,
+    stage: &'a Stager,
     window: &'a Window,
 }
 
@@ -249,6 +265,23 @@ impl Walk {
                     describe(request)
                 ),
             }),
+        }
+    }
+
+    /// How a page of `n` records with this fingerprint compares with the page before.
+    fn verdict(&self, n: u64, fingerprint: u64) -> Verdict {
+        match self.previous {
+            Some((last, _)) if n > 0 && last == fingerprint => {
+                // After two different pages the parameters are known to work: the same page
+                // again is an API answering past the end with its last page. Before that, it
+                // is an API ignoring them.
+                if self.distinct_pages >= 2 {
+                    Verdict::RepeatedLast
+                } else {
+                    Verdict::Loop
+                }
+            }
+            _ => Verdict::Staged,
         }
     }
 
@@ -363,6 +396,8 @@ impl SeriesRunner<'_> {
         let mut request = paginator.first();
         let mut walk = Walk::default();
         let mut from = base.url.clone();
+        // Requests for pages asked ahead, counted as they are sent: paging may drop some.
+        let ahead_counts = Mutex::new(RequestCounts::default());
         let mut prefetch: Option<Prefetch<'_>> = None;
         loop {
             walk.check_position(&request, &self.source.name)?;
@@ -383,9 +418,18 @@ impl SeriesRunner<'_> {
                 let values = self.values(page, &url)?;
                 page = Records::Values(self.track_cursor(values, c, base.until, &url)?);
             }
-            let Some(fingerprint) = self.stage(page, n, &url, &request, &mut walk)? else {
-                break;
-            };
+            // A repeated page ends the series or fails it before anything past it is asked.
+            // (Compared as staged: records after `--until` left out.)
+            let fingerprint = fingerprint(&page);
+            match walk.verdict(page.len() as u64, fingerprint) {
+                Verdict::Staged => {}
+                Verdict::RepeatedLast => {
+                    debug!(source = %self.source.name, "The page after the last repeated it; done.");
+                    break;
+                }
+                Verdict::Loop => return Err(self.loop_error(&request, walk.stats.pages, n)),
+            }
+            let last_n = walk.previous.map(|(_, n)| n);
             walk.staged(n, fingerprint, paginator.page_size());
             self.fetcher.progress.page(n);
             let info = PageInfo {
@@ -395,17 +439,44 @@ impl SeriesRunner<'_> {
                 url: &url,
             };
             if parallel && walk.stats.pages == 1 {
-                prefetch = self.prefetch_rest(paginator.as_ref(), &info, &base);
+                prefetch = self.prefetch_rest(paginator.as_ref(), &info, &base, &ahead_counts);
             }
             let next = paginator
                 .next(&info)
                 .map_err(|message| self.records_error(&url, message))?;
-            from = url;
-            match self.bounded(next, cut, &mut walk.stats) {
-                Some(next) => request = next,
+            let next = self.bounded(next, cut, &mut walk.stats);
+            if let (true, Some(next), None) = (parallel, &next, &prefetch) {
+                let ahead = Ahead {
+                    next,
+                    records: n,
+                    last_records: last_n,
+                    from: &url,
+                };
+                prefetch = Some(self.ahead(
+                    paginator.as_ref(),
+                    &ahead,
+                    &walk.stats,
+                    &base,
+                    &ahead_counts,
+                ));
+            }
+            if let Some(p) = &mut prefetch {
+                // Sends the requests now, so that they travel while this page is handed over.
+                let _ = futures_util::poll!(Pin::new(&mut p.pages).peek());
+            }
+            self.stage.stage(page, display_url(&url, &[])).await?;
+            match next {
+                Some(next) => {
+                    from = url;
+                    request = next;
+                }
                 None => break,
             }
         }
+        drop(prefetch);
+        walk.stats
+            .counts
+            .add(&ahead_counts.lock().unwrap_or_else(PoisonError::into_inner));
         Ok((walk.stats, cursor))
     }
 
@@ -501,11 +572,13 @@ impl SeriesRunner<'_> {
         from: &Url,
         stats: &mut SourceStats,
     ) -> Result<Fetched, Error> {
-        if let Some(result) = self.take_prefetched(prefetch, request).await {
-            let (fetched, counts) = result?;
-            stats.counts.add(&counts);
-            stats.parallel_pages += 1;
-            return Ok(fetched);
+        if let Some((result, from_total)) = self.take_prefetched(prefetch, request).await {
+            if from_total {
+                stats.parallel_pages += 1;
+            } else {
+                stats.pages_ahead += 1;
+            }
+            return result;
         }
         let target = self.target(base, request, from)?;
         self.fetcher.fetch(&target, &mut stats.counts).await
@@ -536,32 +609,6 @@ impl SeriesRunner<'_> {
             }
         }
         Ok((page, cut))
-    }
-
-    /// Stages a page of `n` records fetched from `url` at `request`; its fingerprint, or
-    /// `None` when it repeats the last page past the end. A page that repeats the one before
-    /// otherwise is an API ignoring the paging: an error.
-    fn stage(
-        &self,
-        page: Records,
-        n: u64,
-        url: &Url,
-        request: &PageRequest,
-        walk: &mut Walk,
-    ) -> Result<Option<u64>, Error> {
-        let staging = std::time::Instant::now();
-        let origin = display_url(url, &[]);
-        let (verdict, fingerprint) =
-            self.stage_page(page, &origin, walk.previous, walk.distinct_pages)?;
-        walk.stats.staging += staging.elapsed();
-        match verdict {
-            Verdict::Staged => Ok(Some(fingerprint)),
-            Verdict::RepeatedLast => {
-                debug!(source = %self.source.name, "The page after the last repeated it; done.");
-                Ok(None)
-            }
-            Verdict::Loop => Err(self.loop_error(request, walk.stats.pages, n)),
-        }
     }
 
     /// Page `number` (`n` records, at `request`) repeats the page before.
@@ -595,6 +642,7 @@ impl SeriesRunner<'_> {
         paginator: &dyn Paginator,
         first: &PageInfo<'_>,
         base: &'s SeriesBase,
+        counts: &'s Mutex<RequestCounts>,
     ) -> Option<Prefetch<'s>> {
         let mut predicted = paginator.predict(first).filter(|p| !p.is_empty())?;
         if let Some(max) = self.source.max_pages {
@@ -602,7 +650,42 @@ impl SeriesRunner<'_> {
             predicted.truncate(room);
         }
         debug!(source = %self.source.name, pages = predicted.len(), "Fetching the remaining pages in parallel.");
-        Some(self.prefetch(predicted, base))
+        Some(self.prefetch(predicted.into_iter(), true, first.url, base, counts))
+    }
+
+    /// The next page asked for now, before this one is staged; and when the pages come
+    /// steadily (the last one full, or as long as the one before) and the style can predict
+    /// positions, the pages after it too, `concurrency` in flight, never past `max_pages`
+    /// or the pages `max_records` still needs. The paging rules stay in charge: a position
+    /// they do not confirm drops the rest.
+    fn ahead<'s>(
+        &'s self,
+        paginator: &dyn Paginator,
+        ahead: &Ahead<'_>,
+        stats: &SourceStats,
+        base: &'s SeriesBase,
+        counts: &'s Mutex<RequestCounts>,
+    ) -> Prefetch<'s> {
+        let n = ahead.records;
+        let steady = n > 0
+            && (paginator.page_size().is_some_and(|size| n >= size)
+                || ahead.last_records == Some(n));
+        let predicted: pagination::Ahead = match paginator.ahead(n) {
+            Some(rest) if steady && self.source.concurrency > 1 => rest,
+            _ => Box::new(std::iter::empty()),
+        };
+        let mut room = usize::MAX;
+        if let Some(max) = self.source.max_pages {
+            room = room.min(usize::try_from(max.saturating_sub(stats.pages)).unwrap_or(room));
+        }
+        if let Some(max) = self.source.max_records {
+            let left = max.saturating_sub(stats.records).div_ceil(n.max(1));
+            room = room.min(usize::try_from(left).unwrap_or(room));
+        }
+        let pages = std::iter::once(ahead.next.clone())
+            .chain(predicted)
+            .take(room.max(1));
+        self.prefetch(pages, false, ahead.from, base, counts)
     }
 
     /// The next page, unless the API or a bound (`max_records`, `max_pages`) ends the series
@@ -681,54 +764,16 @@ impl SeriesRunner<'_> {
         Ok(kept)
     }
 
-    fn lock_stage(&self) -> MutexGuard<'_, StageWriter> {
-        self.stage
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Prepares the page, compares it with the one before, and stages it unless it repeats.
-    /// Under one lock: pages of concurrent series never interleave within a page.
-    fn stage_page(
-        &self,
-        page: Records,
-        origin: &str,
-        previous: Option<(u64, u64)>,
-        distinct_pages: u64,
-    ) -> Result<(Verdict, u64), Error> {
-        let n = page.len() as u64;
-        let mut stage = self.lock_stage();
-        let fingerprint = match page {
-            Records::Values(values) => stage.prepare_page(values)?,
-            Records::Raw { text, spans } => stage.prepare_raw(&text, &spans, origin)?,
-        };
-        if let Some((last, _)) = previous {
-            if n > 0 && last == fingerprint {
-                // After two different pages the parameters are known to work: the same page
-                // again is an API answering past the end with its last page. Before that, it
-                // is an API ignoring them.
-                let verdict = if distinct_pages >= 2 {
-                    Verdict::RepeatedLast
-                } else {
-                    Verdict::Loop
-                };
-                return Ok((verdict, fingerprint));
-            }
-        }
-        stage.commit_page()?;
-        Ok((Verdict::Staged, fingerprint))
-    }
-
     /// The result for `request` if it is the next prefetched one; a mismatch drops the
     /// prefetch (the pages then continue one by one).
     async fn take_prefetched(
         &self,
         prefetch: &mut Option<Prefetch<'_>>,
         request: &PageRequest,
-    ) -> Option<Result<(Fetched, RequestCounts), Error>> {
-        let stream = prefetch.as_mut()?;
-        match stream.next().await {
-            Some((predicted, result)) if predicted == *request => Some(result),
+    ) -> Option<(Result<Fetched, Error>, bool)> {
+        let p = prefetch.as_mut()?;
+        match p.pages.next().await {
+            Some((predicted, result)) if predicted == *request => Some((result, p.from_total)),
             _ => {
                 debug!(source = %self.source.name, "The pages did not go as predicted; going on one by one.");
                 *prefetch = None;
@@ -737,22 +782,34 @@ impl SeriesRunner<'_> {
         }
     }
 
-    /// Fetches `predicted` pages ahead, `concurrency` at a time, in order.
-    fn prefetch<'s>(&'s self, predicted: Vec<PageRequest>, base: &'s SeriesBase) -> Prefetch<'s> {
-        let stream = stream::iter(predicted)
-            .map(move |request| async move {
-                let result = match self.target(base, &request, &base.url) {
-                    Ok(target) => {
-                        let mut counts = RequestCounts::default();
-                        let fetched = self.fetcher.fetch(&target, &mut counts).await;
-                        fetched.map(|f| (f, counts))
-                    }
-                    Err(e) => Err(e),
-                };
-                (request, result)
+    /// Fetches `pages` ahead, `concurrency` at a time, in order; `from` is the page whose
+    /// links they follow. Requests are counted in `counts` as they are sent.
+    fn prefetch<'s>(
+        &'s self,
+        pages: impl Iterator<Item = PageRequest> + Send + 's,
+        from_total: bool,
+        from: &Url,
+        base: &'s SeriesBase,
+        counts: &'s Mutex<RequestCounts>,
+    ) -> Prefetch<'s> {
+        let from = from.clone();
+        let stream = stream::iter(pages)
+            .map(move |request| {
+                let target = self.target(base, &request, &from);
+                async move {
+                    let result = match target {
+                        Ok(target) => self.fetcher.fetch_counted(&target, counts).await,
+                        Err(e) => Err(e),
+                    };
+                    (request, result)
+                }
             })
-            .buffered(self.source.concurrency);
-        Box::pin(stream)
+            .buffered(self.source.concurrency.max(1));
+        let pages: PageStream<'s> = Box::pin(stream);
+        Prefetch {
+            pages: pages.peekable(),
+            from_total,
+        }
     }
 
     /// Where a page request goes, and whether with credentials.
@@ -831,6 +888,41 @@ impl SeriesRunner<'_> {
         page.into_values()
             .map_err(|e| self.records_error(url, format!("a record is not valid JSON ({e})")))
     }
+}
+
+/// The page `next` has confirmed, and what predicts the ones after it.
+struct Ahead<'a> {
+    next: &'a PageRequest,
+    /// Records on the page just received, and on the one before.
+    records: u64,
+    last_records: Option<u64>,
+    /// The page just received, whose links `next` may follow.
+    from: &'a Url,
+}
+
+/// A fingerprint of a page's records (equal pages, equal prints): each record's text as it
+/// arrived, or as JSON when it was built as a value.
+fn fingerprint(page: &Records) -> u64 {
+    let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
+    match page {
+        Records::Raw { text, spans } => {
+            for span in spans {
+                hasher.write(text[span.clone()].as_bytes());
+                hasher.write_u8(b'\n');
+            }
+        }
+        Records::Values(values) => {
+            let mut bytes = Vec::new();
+            for value in values {
+                bytes.clear();
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut bytes, value);
+                hasher.write(&bytes);
+                hasher.write_u8(b'\n');
+            }
+        }
+    }
+    hasher.finish()
 }
 
 /// A page position as people read it: `` `cursor=c00` `` or the URL.

@@ -30,6 +30,7 @@ mod secret;
 mod size;
 mod spec;
 mod stage;
+mod stager;
 
 pub use build::build;
 pub use client::RequestCounts;

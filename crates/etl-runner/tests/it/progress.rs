@@ -93,10 +93,15 @@ fn progress_lines_say_pages_records_and_waits_and_the_summary_follows() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("p.yaml"),
-        crate::engagement_with(&[(
-            "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
-            "retry: { max_attempts: 10, initial_backoff: 100ms, max_backoff: 200ms }",
-        )]),
+        // One request at a time: the summary's request counts are exact, with no pages
+        // fetched ahead past the end (whose number depends on timing).
+        crate::engagement_with(&[
+            (
+                "retry: { max_attempts: 5, initial_backoff: 500ms, max_backoff: 30s, max_elapsed: 5m }",
+                "retry: { max_attempts: 10, initial_backoff: 100ms, max_backoff: 200ms }",
+            ),
+            ("  timeout: 30s\n", "  timeout: 30s\n  concurrency: 1\n"),
+        ]),
     )
     .unwrap();
     let url = api.url();

@@ -94,7 +94,18 @@ pub(crate) trait Paginator: Send {
     fn predict(&self, _first: &PageInfo<'_>) -> Option<Vec<PageRequest>> {
         None
     }
+    /// Without a stated total: the pages after the one `next` has just returned, were each
+    /// to hold `records` records as the last one did, so that some can be asked for while
+    /// earlier ones are still being parsed and staged. `None` when the style cannot tell (a
+    /// cursor or a link is only known from the page before). `next` stays the authority:
+    /// positions it does not confirm are dropped.
+    fn ahead(&self, _records: u64) -> Option<Ahead> {
+        None
+    }
 }
+
+/// Predicted page positions, in order (see [`Paginator::ahead`]).
+pub(crate) type Ahead = Box<dyn Iterator<Item = PageRequest> + Send>;
 
 pub(crate) fn paginator(spec: &PaginationSpec) -> Box<dyn Paginator> {
     match spec {

@@ -1,4 +1,4 @@
-use super::{PageInfo, PageRequest, Paginator, number_at};
+use super::{Ahead, PageInfo, PageRequest, Paginator, number_at};
 use crate::spec::{OffsetSpec, ShortPage};
 
 /// `pagination: { type: offset }`: `?offset=0&limit=100`, then the offset plus the records
@@ -16,19 +16,23 @@ impl Offset {
     }
 
     fn request(&self, offset: u64) -> PageRequest {
-        let s = &self.spec;
-        PageRequest::default()
-            .with(PageRequest::param(
-                &s.offset_param,
-                s.offset_body_path.as_ref(),
-                offset,
-            ))
-            .with(PageRequest::param(
-                &s.limit_param,
-                s.limit_body_path.as_ref(),
-                s.page_size,
-            ))
+        request(&self.spec, offset)
     }
+}
+
+/// The page at `offset`.
+fn request(s: &OffsetSpec, offset: u64) -> PageRequest {
+    PageRequest::default()
+        .with(PageRequest::param(
+            &s.offset_param,
+            s.offset_body_path.as_ref(),
+            offset,
+        ))
+        .with(PageRequest::param(
+            &s.limit_param,
+            s.limit_body_path.as_ref(),
+            s.page_size,
+        ))
 }
 
 impl Paginator for Offset {
@@ -73,6 +77,17 @@ impl Paginator for Offset {
                 .map(|o| self.request(o))
                 .collect(),
         )
+    }
+
+    fn ahead(&self, records: u64) -> Option<Ahead> {
+        if records == 0 {
+            return None;
+        }
+        let (spec, from) = (self.spec.clone(), self.offset);
+        Some(Box::new((1u64..).map_while(move |k| {
+            let offset = from.checked_add(records.checked_mul(k)?)?;
+            Some(request(&spec, offset))
+        })))
     }
 }
 

@@ -1,4 +1,4 @@
-use super::{PageInfo, PageRequest, Paginator, number_at};
+use super::{Ahead, PageInfo, PageRequest, Paginator, number_at};
 use crate::spec::{PageSpec, ShortPage};
 
 /// `pagination: { type: page }`: `?page=1&per_page=100`, then `page=2`, ...
@@ -15,18 +15,7 @@ impl Page {
     }
 
     fn request(&self, page: u64) -> PageRequest {
-        let s = &self.spec;
-        PageRequest::default()
-            .with(PageRequest::param(
-                &s.page_param,
-                s.page_body_path.as_ref(),
-                page,
-            ))
-            .with(PageRequest::param(
-                &s.size_param,
-                s.size_body_path.as_ref(),
-                s.page_size,
-            ))
+        request(&self.spec, page)
     }
 
     /// The number of the last page, when the body states the page count.
@@ -34,6 +23,21 @@ impl Page {
         let pages = number_at(page.body, self.spec.total_pages_path.as_deref())?;
         Some((self.spec.first_page + pages).saturating_sub(1))
     }
+}
+
+/// Page number `page`.
+fn request(s: &PageSpec, page: u64) -> PageRequest {
+    PageRequest::default()
+        .with(PageRequest::param(
+            &s.page_param,
+            s.page_body_path.as_ref(),
+            page,
+        ))
+        .with(PageRequest::param(
+            &s.size_param,
+            s.size_body_path.as_ref(),
+            s.page_size,
+        ))
 }
 
 impl Paginator for Page {
@@ -67,6 +71,17 @@ impl Paginator for Page {
     fn predict(&self, first: &PageInfo<'_>) -> Option<Vec<PageRequest>> {
         let last = self.last(first)?;
         Some((self.page + 1..=last).map(|p| self.request(p)).collect())
+    }
+
+    fn ahead(&self, records: u64) -> Option<Ahead> {
+        if records == 0 {
+            return None;
+        }
+        // Page numbers, not records: a page holds what the server serves per page.
+        let (spec, from) = (self.spec.clone(), self.page);
+        Some(Box::new((1u64..).map_while(move |k| {
+            Some(request(&spec, from.checked_add(k)?))
+        })))
     }
 }
 

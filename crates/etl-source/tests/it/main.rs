@@ -2,6 +2,8 @@
 
 //! Sources against `etl-mockapi` on 127.0.0.1.
 
+mod ahead;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -72,7 +74,7 @@ async fn offset_paging_survives_a_silent_page_size_cap() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 20}}),
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 20}, "concurrency": 1}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
     assert_eq!(ids(&rows), (1..=45).collect::<Vec<_>>());
@@ -88,7 +90,7 @@ async fn page_paging_with_short_page_end_saves_the_confirming_request() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "page", "page_size": 10, "short_page": "end"}}),
+        json!({"endpoint": "/items", "pagination": {"type": "page", "page_size": 10, "short_page": "end"}, "concurrency": 1}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
     assert_eq!(rows.len(), 45);
@@ -110,7 +112,7 @@ async fn an_api_ignoring_paging_is_caught_on_the_second_page() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}, "concurrency": 1}),
     );
     let err = run(&config, dir.path()).await.unwrap_err();
     assert!(matches!(err, Error::Loop { .. }), "{err}");
@@ -137,7 +139,7 @@ async fn invalid_json_truncation_and_5xx_are_retried_until_complete() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 5},
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 5}, "concurrency": 1,
                "retry": {"max_attempts": 10, "initial_backoff": "1ms", "max_backoff": "5ms"}}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
@@ -234,7 +236,7 @@ async fn an_api_repeating_its_short_last_page_is_complete_not_looping() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}, "concurrency": 1}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
     assert_eq!(ids(&rows), (1..=25).collect::<Vec<_>>());
@@ -252,7 +254,7 @@ async fn a_repeated_full_last_page_is_the_end_too() {
     let dir = tempfile::tempdir().unwrap();
     let config = source(
         &api,
-        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}}),
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 10}, "concurrency": 1}),
     );
     let (stats, rows) = run(&config, dir.path()).await.unwrap();
     assert_eq!(ids(&rows), (1..=30).collect::<Vec<_>>());

@@ -1,0 +1,121 @@
+//! Staging off the fetch path: a thread of the source's own owns its [`StageWriter`] and
+//! stages the pages handed to it through a bounded queue, in the order they were handed
+//! over, while the requests go on. The network never waits for the CPU unless the queue is
+//! full, and then only until the thread has caught up.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::records::Records;
+use crate::stage::{StageWriter, StagedTable};
+
+/// Pages waiting to be staged, at most: a bound on the memory the queue holds (64 pages of
+/// 100 comments are about 1.6 MB of text).
+const QUEUE: usize = 64;
+
+/// One page to stage, with the URL it came from (named if a record turns out invalid).
+struct Page {
+    records: Records,
+    origin: String,
+}
+
+/// What the staging thread returns: the writer, and the time it spent staging.
+type Staged = Result<(StageWriter, Duration), Error>;
+
+/// Hands pages to the staging thread of one source; shared by its request series.
+#[derive(Debug)]
+pub(crate) struct Stager {
+    queue: Option<mpsc::Sender<Page>>,
+    worker: Option<JoinHandle<Staged>>,
+    source_name: String,
+    path: PathBuf,
+}
+
+impl Stager {
+    /// Starts the staging thread for `writer`, which stages at `path`.
+    pub(crate) fn start(
+        mut writer: StageWriter,
+        source_name: &str,
+        path: PathBuf,
+    ) -> Result<Self, Error> {
+        let (queue, mut pages) = mpsc::channel::<Page>(QUEUE);
+        let worker = std::thread::Builder::new()
+            .name(format!("etl-stage-{source_name}"))
+            .spawn(move || -> Staged {
+                let mut busy = Duration::ZERO;
+                while let Some(Page { records, origin }) = pages.blocking_recv() {
+                    let started = Instant::now();
+                    match records {
+                        Records::Values(values) => writer.prepare_page(values)?,
+                        Records::Raw { text, spans } => {
+                            writer.prepare_raw(&text, &spans, &origin)?
+                        }
+                    };
+                    writer.commit_page()?;
+                    busy += started.elapsed();
+                }
+                Ok((writer, busy))
+            })
+            .map_err(|e| Error::Stage {
+                source_name: source_name.to_owned(),
+                path: path.clone(),
+                source: e,
+            })?;
+        Ok(Self {
+            queue: Some(queue),
+            worker: Some(worker),
+            source_name: source_name.to_owned(),
+            path,
+        })
+    }
+
+    /// Hands a page over, waiting while the queue is full. An error means the thread has
+    /// stopped on an error of its own, which [`Stager::finish`] returns.
+    pub(crate) async fn stage(&self, records: Records, origin: String) -> Result<(), Error> {
+        let sent = match &self.queue {
+            Some(queue) => queue.send(Page { records, origin }).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(self.stopped("the staging thread stopped"))
+        }
+    }
+
+    /// Waits for every page handed over to be staged and closes the table; returns it and
+    /// the time spent staging. The first error of the thread, if it had one.
+    pub(crate) fn finish(mut self) -> Result<(StagedTable, Duration), Error> {
+        self.queue = None;
+        let Some(worker) = self.worker.take() else {
+            return Err(self.stopped("the staging thread is gone"));
+        };
+        let (writer, busy) = worker
+            .join()
+            .map_err(|_| self.stopped("the staging thread panicked"))??;
+        Ok((writer.finish()?, busy))
+    }
+
+    fn stopped(&self, why: &str) -> Error {
+        Error::Stage {
+            source_name: self.source_name.clone(),
+            path: self.path.clone(),
+            source: std::io::Error::other(why.to_owned()),
+        }
+    }
+}
+
+impl Drop for Stager {
+    /// A run stopped half-way: the thread stages what was handed over and lets go of the
+    /// staged file before the source's task ends.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
