@@ -144,7 +144,7 @@ impl Extractor {
         progress.started();
         let client = self.client(source.tls.as_ref())?;
         let stage = Stager::start(
-            StageWriter::create(stage_path, &source.name, source.flatten.clone())?,
+            StageWriter::create(stage_path, &source.name, source.flatten.clone()),
             &source.name,
             stage_path.to_owned(),
         )?;
@@ -337,7 +337,7 @@ impl SeriesRunner<'_> {
         report: &mut Option<CursorReport>,
     ) -> Result<SourceStats, Error> {
         let source = self.source;
-        let parents = ParentReader::open(parent, &source.name, each, &source.include_from_parent)?;
+        let parents = ParentReader::open(parent, &source.name, each, &source.include_from_parent);
         let mut seen = HashSet::new();
         let dedupe = source.include_from_parent.is_empty();
         let wanted = parents.filter(|p| match p {
@@ -1060,5 +1060,25 @@ mod tests {
         set_path(&mut v, "page.offset", json!(100));
         set_path(&mut v, "page.limit", json!(10));
         assert_eq!(v, json!({"q": "x", "page": {"offset": 100, "limit": 10}}));
+    }
+
+    #[test]
+    fn equal_pages_have_equal_fingerprints_and_different_pages_different_ones() {
+        let page = || vec![json!({"id": 1, "a": {"b": "x"}}), json!({"id": 2})];
+        let first = fingerprint(&Records::Values(page()));
+        assert_eq!(fingerprint(&Records::Values(page())), first);
+        let other = vec![json!({"id": 1, "a": {"b": "y"}}), json!({"id": 2})];
+        assert_ne!(fingerprint(&Records::Values(other)), first);
+        // Records as they arrived: their text decides.
+        let text = r#"[{"id": 1}, {"id": 2}]"#.to_owned();
+        let raw = |text: &str| Records::Raw {
+            text: text.to_owned(),
+            spans: vec![1..10, 12..21],
+        };
+        assert_eq!(fingerprint(&raw(&text)), fingerprint(&raw(&text)));
+        assert_ne!(
+            fingerprint(&raw(&text)),
+            fingerprint(&raw(r#"[{"id": 1}, {"id": 3}]"#))
+        );
     }
 }

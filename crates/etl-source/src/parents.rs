@@ -1,13 +1,12 @@
 //! Reading a parent source's staged records for `for_each`, one at a time.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Lines, Read};
+use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Error;
 use crate::spec::ForEachSpec;
-use crate::stage::StagedTable;
+use crate::stage::{StagedTable, read};
 
 /// What one parent record gives its child requests.
 #[derive(Debug, Clone)]
@@ -20,11 +19,16 @@ pub(crate) struct ParentRef {
     pub(crate) include: Vec<(String, Value)>,
 }
 
-/// The parent's records, read lazily from its staged file.
+/// The parent's records, read a staged part at a time.
 pub(crate) struct ParentReader {
-    lines: Lines<BufReader<Box<dyn Read + Send>>>,
+    parts: std::vec::IntoIter<PathBuf>,
+    /// The records of the part being read.
+    current: std::vec::IntoIter<Result<ParentRef, Error>>,
     child: String,
     each: ForEachSpec,
+    /// The staged column holding the key.
+    key: String,
+    /// `(staged column, column in the child)` for each included field.
     include: Vec<(String, String)>,
     row: u64,
 }
@@ -35,96 +39,102 @@ impl ParentReader {
         child: &str,
         each: &ForEachSpec,
         include: &[String],
-    ) -> Result<Self, Error> {
-        // The parts in order, read as one stream of lines (each part ends with a newline).
-        let mut reader: Box<dyn Read + Send> = Box::new(std::io::empty());
-        for part in &table.parts {
-            let file = File::open(part).map_err(|source| Error::Stage {
-                source_name: each.source.clone(),
-                path: part.clone(),
-                source,
-            })?;
-            reader = Box::new(reader.chain(file));
-        }
+    ) -> Self {
         let include = include
             .iter()
             .map(|field| {
                 (
-                    field.clone(),
+                    column(table, field),
                     format!("_{}_{}", each.source, field.replace('.', "__")),
                 )
             })
             .collect();
-        Ok(Self {
-            lines: BufReader::new(reader).lines(),
+        Self {
+            parts: table.parts.clone().into_iter(),
+            current: Vec::new().into_iter(),
             child: child.to_owned(),
+            key: column(table, &each.key),
             each: each.clone(),
             include,
             row: 0,
-        })
+        }
     }
 
-    fn parse(&self, line: &str) -> Result<ParentRef, Error> {
-        let error = |message: String| Error::Parent {
+    fn error(&self, message: String) -> Error {
+        Error::Parent {
             source_name: self.child.clone(),
             message,
-        };
-        let record: Map<String, Value> = serde_json::from_str(line).map_err(|e| {
-            error(format!(
-                "staged record {} of `{}` is unreadable: {e}",
-                self.row, self.each.source
+        }
+    }
+
+    /// The records of the part at `path`.
+    fn read(&mut self, path: &Path) -> Result<Vec<Result<ParentRef, Error>>, Error> {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            self.error(format!(
+                "cannot read the staged records of `{}` ({}): {e}",
+                self.each.source,
+                path.display()
             ))
-        })?;
-        let raw = field(&record, &self.each.key)
-            .cloned()
-            .unwrap_or(Value::Null);
-        let key = match &raw {
-            Value::String(s) if !s.is_empty() => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            _ => {
-                return Err(error(format!(
-                    "record {} of `{}` has no `{}` to fill `{{{}}}`; check `for_each.key`",
-                    self.row, self.each.source, self.each.key, self.each.key
-                )));
-            }
         };
-        let include = self
-            .include
-            .iter()
-            .map(|(f, column)| {
-                (
-                    column.clone(),
-                    field(&record, f).cloned().unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        Ok(ParentRef { key, raw, include })
+        let mut columns = vec![self.key.clone()];
+        columns.extend(self.include.iter().map(|(staged, _)| staged.clone()));
+        let frame = read::part(path, Some(&columns)).map_err(|e| unreadable(&e))?;
+        let keys = read::values(&frame, &self.key).map_err(|e| unreadable(&e))?;
+        let mut included = Vec::with_capacity(self.include.len());
+        for (staged, _) in &self.include {
+            included.push(read::values(&frame, staged).map_err(|e| unreadable(&e))?);
+        }
+        let mut records = Vec::with_capacity(keys.len());
+        for (i, raw) in keys.into_iter().enumerate() {
+            self.row += 1;
+            let key = match &raw {
+                Value::String(s) if !s.is_empty() => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => {
+                    records.push(Err(self.error(format!(
+                        "record {} of `{}` has no `{}` to fill `{{{}}}`; check `for_each.key`",
+                        self.row, self.each.source, self.each.key, self.each.key
+                    ))));
+                    continue;
+                }
+            };
+            let include = self
+                .include
+                .iter()
+                .zip(&mut included)
+                .map(|((_, column), values)| (column.clone(), std::mem::take(&mut values[i])))
+                .collect();
+            records.push(Ok(ParentRef { key, raw, include }));
+        }
+        Ok(records)
     }
 }
 
-/// A field of a staged (flattened) record: `author.id` is the column `author__id`.
-fn field<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    record
-        .get(name)
-        .or_else(|| record.get(&name.replace('.', "__")))
+/// The staged column of a field: `author.id` is the column `author__id`.
+fn column(table: &StagedTable, name: &str) -> String {
+    let has = |n: &str| table.columns.iter().any(|(c, _)| c == n);
+    let flattened = name.replace('.', "__");
+    if !has(name) && has(&flattened) {
+        flattened
+    } else {
+        name.to_owned()
+    }
 }
 
 impl Iterator for ParentReader {
     type Item = Result<ParentRef, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let line = self.lines.next()?;
-        self.row += 1;
-        Some(match line {
-            Ok(line) => self.parse(&line),
-            Err(e) => Err(Error::Parent {
-                source_name: self.child.clone(),
-                message: format!(
-                    "cannot read the staged records of `{}`: {e}",
-                    self.each.source
-                ),
-            }),
-        })
+        loop {
+            if let Some(record) = self.current.next() {
+                return Some(record);
+            }
+            let path = self.parts.next()?;
+            match self.read(&path) {
+                Ok(records) => self.current = records.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
     }
 }

@@ -50,12 +50,11 @@ impl Stager {
                 while let Some(Page { records, origin }) = pages.blocking_recv() {
                     let started = Instant::now();
                     match records {
-                        Records::Values(values) => writer.prepare_page(values)?,
+                        Records::Values(values) => writer.stage_values(values)?,
                         Records::Raw { text, spans } => {
-                            writer.prepare_raw(&text, &spans, &origin)?
+                            writer.stage_raw(&text, &spans, &origin)?;
                         }
-                    };
-                    writer.commit_page()?;
+                    }
                     busy += started.elapsed();
                 }
                 Ok((writer, busy))

@@ -1,12 +1,12 @@
-//! Staged tables: an NDJSON file (or its parts) and the complete set of its columns, read
-//! lazily with that schema.
+//! Staged tables: Parquet parts and the complete set of their columns, read lazily with that
+//! schema.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use polars::prelude::*;
 
 use crate::error::Error;
+use crate::widen::aligned;
 
 /// The type of a staged column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,9 @@ impl ColumnType {
     }
 }
 
-/// A staged NDJSON table (one file or several parts, in order) and all of its columns.
+/// A staged table (Parquet parts, in order) and all of its columns. A part holds the columns
+/// its records had, each of a type the table's type holds (integers where the table has
+/// floats, nothing where it has only nulls); reading aligns it to the table's.
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: String,
@@ -42,7 +44,8 @@ pub struct Table {
 }
 
 impl Table {
-    pub(crate) fn schema(&self) -> Schema {
+    /// The table's columns as a polars schema.
+    pub fn schema(&self) -> Schema {
         self.columns
             .iter()
             .map(|(n, t)| Field::new(n.as_str().into(), t.dtype()))
@@ -55,16 +58,17 @@ impl Table {
         if self.rows == 0 {
             return Ok(DataFrame::empty_with_schema(&schema).lazy());
         }
-        let schema = Arc::new(schema);
+        let columns: Vec<(PlSmallStr, DataType)> =
+            schema.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
         let mut scans = self
             .paths
             .iter()
             .map(|p| {
                 let path = PlRefPath::try_from_path(p).map_err(|e| self.error(&e))?;
-                LazyJsonLineReader::new(path)
-                    .with_schema(Some(schema.clone()))
-                    .finish()
-                    .map_err(|e| self.error(&e))
+                let mut part = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+                    .map_err(|e| self.error(&e))?;
+                let part_schema = part.collect_schema().map_err(|e| self.error(&e))?;
+                Ok(part.select(aligned(&part_schema, &columns)))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if scans.len() == 1 {

@@ -49,7 +49,7 @@ pub(super) async fn extract_all(
             started[index] = true;
             let extractor = extractor.clone();
             let source = source.clone();
-            let path = staging.join(format!("{index:03}-{}.ndjson", source.name));
+            let path = staging.join(format!("{index:03}-{}.parquet", source.name));
             let window = windows[index].clone();
             tasks.spawn(async move {
                 let result = extractor

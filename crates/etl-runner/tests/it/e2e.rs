@@ -67,8 +67,11 @@ fn the_engagement_report_is_exact_in_csv() {
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     assert_eq!(top, ["1", "3", "2", "6", "4"]);
-    // Three sources of 10, 100 and 500 records at 100 per page: 2 + 2 + 6 requests.
-    assert_eq!(api.stats().requests, 10);
+    // Three sources of 10, 100 and 500 records at 100 per page: 2 + 2 + 6 requests, and
+    // pages fetched ahead past the end of `comments` (at most `concurrency` - 1 = 3; the
+    // two short sources end on their first page, before anything is predicted).
+    let requests = api.stats().requests;
+    assert!((10..=13).contains(&requests), "{requests} requests");
 }
 
 #[test]

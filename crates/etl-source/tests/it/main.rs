@@ -34,18 +34,43 @@ async fn run(
     config: &SourceConfig,
     dir: &Path,
 ) -> Result<(etl_source::SourceStats, Vec<Value>), Error> {
-    let path = dir.join("items.ndjson");
+    let path = dir.join("items.parquet");
     let (stats, table) = Extractor::new()
         .unwrap()
         .run(config, &path, None, None)
         .await?;
     assert_eq!(table.rows, stats.records);
-    let rows = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = staged_rows(&table);
+    assert_eq!(rows.len() as u64, table.rows);
     Ok((stats, rows))
+}
+
+/// The staged records, read back from the table's Parquet parts: every column in each.
+fn staged_rows(table: &etl_source::StagedTable) -> Vec<Value> {
+    use polars::prelude::*;
+    let mut rows = Vec::new();
+    for part in &table.parts {
+        let frame = ParquetReader::new(std::fs::File::open(part).unwrap())
+            .finish()
+            .unwrap();
+        for i in 0..frame.height() {
+            let mut row = serde_json::Map::new();
+            for (name, _) in &table.columns {
+                let value = match frame.column(name).map(|c| c.get(i).unwrap()) {
+                    Ok(AnyValue::Int64(n)) => Value::from(n),
+                    Ok(AnyValue::Float64(f)) => Value::from(f),
+                    Ok(AnyValue::Boolean(b)) => Value::from(b),
+                    Ok(AnyValue::String(s)) => Value::from(s),
+                    Ok(AnyValue::StringOwned(s)) => Value::from(s.as_str()),
+                    Ok(AnyValue::Null) | Err(_) => Value::Null,
+                    Ok(other) => panic!("a staged {other:?} in test data"),
+                };
+                row.insert(name.clone(), value);
+            }
+            rows.push(Value::Object(row));
+        }
+    }
+    rows
 }
 
 /// The mock serving `n` items, with `faults`.
@@ -331,7 +356,7 @@ async fn progress_goes_to_the_sink_started_pages_retry_waits_finished() {
     let (stats, _) = Extractor::new()
         .unwrap()
         .with_progress(sink.clone())
-        .run(&config, &dir.path().join("items.ndjson"), None, None)
+        .run(&config, &dir.path().join("items.parquet"), None, None)
         .await
         .unwrap();
     let events = sink.0.lock().unwrap().clone();

@@ -7,6 +7,7 @@ mod steps;
 use std::io::Write;
 
 use etl_transform::{ColumnType, Table, Transform, TransformSpec, Transformer};
+use polars::prelude::*;
 
 /// A transform written as SQL, built.
 fn sql(name: &str, query: &str) -> Transform {
@@ -19,20 +20,33 @@ fn staged(
     lines: &[&str],
     columns: &[(&str, ColumnType)],
 ) -> Table {
-    let path = dir.join(format!("{name}.ndjson"));
-    let mut f = std::fs::File::create(&path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-    Table {
+    let mut table = Table {
         name: name.into(),
-        paths: vec![path],
+        paths: vec![dir.join(format!("{name}.parquet"))],
         rows: lines.len() as u64,
         columns: columns
             .iter()
             .map(|(n, t)| ((*n).to_owned(), t.clone()))
             .collect(),
+    };
+    // Staged as etl stages: a Parquet part of the table's columns.
+    let mut text = Vec::new();
+    for l in lines {
+        writeln!(text, "{l}").unwrap();
     }
+    let schema = table.schema();
+    let mut frame = if lines.is_empty() {
+        DataFrame::empty_with_schema(&schema)
+    } else {
+        JsonReader::new(std::io::Cursor::new(text))
+            .with_json_format(JsonFormat::JsonLines)
+            .with_schema(std::sync::Arc::new(schema))
+            .finish()
+            .unwrap()
+    };
+    etl_transform::write_parquet(&mut frame, &table.paths[0]).unwrap();
+    table.rows = frame.height() as u64;
+    table
 }
 
 #[test]
