@@ -103,6 +103,7 @@ pub fn build(
             header_secrets,
             incremental,
             primary_key,
+            stage_columns: None,
         }),
         _ => Err(b.errors),
     }

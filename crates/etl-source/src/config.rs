@@ -56,6 +56,9 @@ pub struct SourceConfig {
     pub incremental: Option<crate::Incremental>,
     /// Fields identifying a record (empty: none).
     pub primary_key: Vec<String>,
+    /// Staging keeps only the columns of these names (compared without case), when set: the
+    /// columns the pipeline reads (set by the runner; `None`, every column, as built).
+    pub stage_columns: Option<std::collections::BTreeSet<String>>,
 }
 
 /// The placeholders of an incremental source's start and end.

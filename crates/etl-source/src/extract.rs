@@ -144,7 +144,12 @@ impl Extractor {
         progress.started();
         let client = self.client(source.tls.as_ref())?;
         let stage = Stager::start(
-            StageWriter::create(stage_path, &source.name, source.flatten.clone()),
+            StageWriter::create(
+                stage_path,
+                &source.name,
+                source.flatten.clone(),
+                source.stage_columns.as_ref(),
+            ),
             &source.name,
             stage_path.to_owned(),
         )?;

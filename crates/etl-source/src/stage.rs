@@ -9,7 +9,7 @@ mod raw;
 pub(crate) mod read;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -119,6 +119,34 @@ pub(crate) struct StageWriter {
     part_bytes: usize,
     /// Every part written, and the type each of its columns has in it.
     parts: Vec<(PathBuf, Vec<(String, FieldType)>)>,
+    /// The columns kept, when staging keeps only some (projection).
+    keep: Option<Keep>,
+}
+
+/// The columns staging keeps of a source whose readers name the columns they read.
+#[derive(Debug)]
+struct Keep {
+    /// The names kept, in lower case.
+    names: HashSet<String>,
+    /// Every column name met, and whether it is kept: looked for at the field's position
+    /// first, as the columns are.
+    seen: IndexMap<String, bool>,
+}
+
+impl Keep {
+    fn keeps(&mut self, i: usize, name: &str) -> bool {
+        if let Some((n, kept)) = self.seen.get_index(i) {
+            if n == name {
+                return *kept;
+            }
+        }
+        if let Some(kept) = self.seen.get(name) {
+            return *kept;
+        }
+        let kept = self.names.contains(&name.to_lowercase());
+        self.seen.insert(name.to_owned(), kept);
+        kept
+    }
 }
 
 impl std::fmt::Debug for StageWriter {
@@ -134,9 +162,18 @@ impl std::fmt::Debug for StageWriter {
 
 impl StageWriter {
     /// A writer whose first part is `path` (the next ones `path` with `.1.parquet`,
-    /// `.2.parquet`, ...).
-    pub(crate) fn create(path: &Path, source_name: &str, flatten: Flatten) -> Self {
+    /// `.2.parquet`, ...), keeping only the columns named in `keep` (without case) if given.
+    pub(crate) fn create(
+        path: &Path,
+        source_name: &str,
+        flatten: Flatten,
+        keep: Option<&BTreeSet<String>>,
+    ) -> Self {
         Self {
+            keep: keep.map(|names| Keep {
+                names: names.iter().map(|n| n.to_lowercase()).collect(),
+                seen: IndexMap::new(),
+            }),
             source_name: source_name.to_owned(),
             path: path.to_owned(),
             flatten,
@@ -174,7 +211,11 @@ impl StageWriter {
         let mut fields = Vec::new();
         for span in spans {
             let raw = &text[span.clone()];
-            if raw::fields(raw, &mut fields) && self.push_fields(&mut fields)? {
+            let keep = &mut self.keep;
+            let read = raw::fields(raw, &mut fields, &mut |i, name| {
+                keep.as_mut().is_none_or(|k| k.keeps(i, name))
+            });
+            if read && self.push_fields(&mut fields)? {
                 continue;
             }
             let record = serde_json::from_str(raw).map_err(|e| Error::Records {
@@ -187,8 +228,8 @@ impl StageWriter {
         self.end_page()
     }
 
-    /// Puts a record read as its fields in the part; `false` (and nothing put) when a key
-    /// comes twice, which the value way settles.
+    /// Puts a record read as its (kept) fields in the part; `false` (and nothing put) when a
+    /// key comes twice, which the value way settles.
     fn push_fields(&mut self, fields: &mut Vec<(Cow<'_, str>, Cell<'_>)>) -> Result<bool, Error> {
         for (i, (name, _)) in fields.iter().enumerate() {
             if fields[..i].iter().any(|(other, _)| other == name) {
@@ -209,14 +250,23 @@ impl StageWriter {
         Ok(true)
     }
 
-    /// Flattens a record and puts it in the part.
+    /// Flattens a record and puts its kept columns in the part.
     fn push_value(&mut self, record: Value) -> Result<(), Error> {
         let row = self.flatten_record(record)?;
+        let mut kept = 0;
         for (i, (name, value)) in row.into_iter().enumerate() {
-            self.push_cell(i, &name, Cell::from_value(value));
+            if self.keeps(i, &name) {
+                self.push_cell(kept, &name, Cell::from_value(value));
+                kept += 1;
+            }
         }
         self.end_row();
         Ok(())
+    }
+
+    /// Whether column `name` (a record's `i`th) is staged.
+    fn keeps(&mut self, i: usize, name: &str) -> bool {
+        self.keep.as_mut().is_none_or(|k| k.keeps(i, name))
     }
 
     /// Merges the type of the `i`th field of a record into its column and puts its value in
@@ -346,7 +396,15 @@ impl StageWriter {
     }
 
     /// Remembers that `column` holds `field`; an error when another field already has it.
+    /// A column not staged has no origin to clash.
     fn note_origin(&mut self, column: &str, field: &str) -> Result<(), Error> {
+        if self
+            .keep
+            .as_ref()
+            .is_some_and(|k| !k.names.contains(&column.to_lowercase()))
+        {
+            return Ok(());
+        }
         match self.origins.get(column) {
             Some(origin) if origin != field => Err(Error::FlattenCollision {
                 source_name: self.source_name.clone(),
@@ -411,7 +469,7 @@ mod tests {
 
     fn stage(flatten: Flatten, pages: Vec<Vec<Value>>) -> (StagedTable, Vec<Value>) {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = StageWriter::create(&dir.path().join("t.parquet"), "t", flatten);
+        let mut w = StageWriter::create(&dir.path().join("t.parquet"), "t", flatten, None);
         for page in pages {
             w.write_page(page).unwrap();
         }
@@ -443,7 +501,7 @@ mod tests {
     fn a_large_table_is_staged_in_parts_that_read_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let mut w = StageWriter::create(&path, "t", Flatten::default());
+        let mut w = StageWriter::create(&path, "t", Flatten::default(), None);
         let text = "x".repeat(1000);
         let pages = 2 * PART_BYTES / (100 * 1000) + 5;
         for p in 0..pages {
@@ -554,12 +612,20 @@ mod tests {
     type Staged = Result<(Vec<(String, FieldType)>, Vec<Value>), String>;
 
     fn both_ways(flatten: &Flatten, pages: &[Vec<String>]) -> (Staged, Staged) {
+        both_ways_keeping(flatten, None, pages)
+    }
+
+    fn both_ways_keeping(
+        flatten: &Flatten,
+        keep: Option<&BTreeSet<String>>,
+        pages: &[Vec<String>],
+    ) -> (Staged, Staged) {
         let dir = tempfile::tempdir().unwrap();
         let run = |raw: bool| -> Staged {
             let path = dir
                 .path()
                 .join(if raw { "raw.parquet" } else { "v.parquet" });
-            let mut w = StageWriter::create(&path, "t", flatten.clone());
+            let mut w = StageWriter::create(&path, "t", flatten.clone(), keep);
             for page in pages {
                 let result = if raw {
                     let mut text = "[".to_owned();
@@ -648,8 +714,12 @@ mod tests {
             r#"{"\udc00": 1}"#,
         ] {
             let dir = tempfile::tempdir().unwrap();
-            let mut w =
-                StageWriter::create(&dir.path().join("t.parquet"), "users", Flatten::default());
+            let mut w = StageWriter::create(
+                &dir.path().join("t.parquet"),
+                "users",
+                Flatten::default(),
+                None,
+            );
             let err = w
                 .stage_raw(
                     record,
@@ -700,6 +770,7 @@ mod tests {
                 1..4,
             ),
             max_depth in prop::option::of(0u32..3),
+            keep in prop::option::of(prop::collection::btree_set("(id|A|b|a__b|X Y|c_)", 0..4)),
         ) {
             let pages: Vec<Vec<String>> = pages
                 .into_iter()
@@ -717,8 +788,14 @@ mod tests {
                 })
                 .collect();
             let flatten = Flatten { max_depth, ..Flatten::default() };
-            let (values, raw) = both_ways(&flatten, &pages);
-            prop_assert_eq!(raw, values);
+            let (values, raw) = both_ways_keeping(&flatten, keep.as_ref(), &pages);
+            prop_assert_eq!(&raw, &values);
+            // Only kept columns are staged, whatever their case.
+            if let (Some(keep), Ok((columns, _))) = (&keep, &values) {
+                for (name, _) in columns {
+                    prop_assert!(keep.iter().any(|k| k.eq_ignore_ascii_case(name)), "{name}");
+                }
+            }
         }
     }
 
@@ -752,7 +829,7 @@ mod tests {
     /// column as their text, every line read by polars with the table's types.
     fn read_as_ndjson(table: &StagedTable, flatten: &Flatten, pages: &[Vec<Value>]) -> DataFrame {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = StageWriter::create(&dir.path().join("x.parquet"), "t", flatten.clone());
+        let mut w = StageWriter::create(&dir.path().join("x.parquet"), "t", flatten.clone(), None);
         let mut text = Vec::new();
         for record in pages.iter().flatten() {
             let mut row = w.flatten_record(record.clone()).unwrap();
@@ -800,7 +877,7 @@ mod tests {
                 .collect();
             let flatten = Flatten { max_depth, ..Flatten::default() };
             let dir = tempfile::tempdir().unwrap();
-            let mut w = StageWriter::create(&dir.path().join("t.parquet"), "t", flatten.clone());
+            let mut w = StageWriter::create(&dir.path().join("t.parquet"), "t", flatten.clone(), None);
             if small_parts {
                 w.part_bytes = 1;
             }
@@ -832,7 +909,7 @@ mod tests {
     fn a_name_collision_is_an_error_in_one_record_or_across_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let mut w = StageWriter::create(&path, "users", Flatten::default());
+        let mut w = StageWriter::create(&path, "users", Flatten::default(), None);
         let err = w
             .write_page(vec![json!({"a__b": 1, "a": {"b": 2}})])
             .unwrap_err();
@@ -841,7 +918,7 @@ mod tests {
             "source `users`: fields `a.b` and `a__b` both flatten to column `a__b`; set \
              `flatten: { separator: ... }` to another separator or `flatten: false`"
         );
-        let mut w = StageWriter::create(&path, "users", Flatten::default());
+        let mut w = StageWriter::create(&path, "users", Flatten::default(), None);
         w.write_page(vec![json!({"a": {"b": 2}})]).unwrap();
         let err = w.write_page(vec![json!({"a__b": 1})]).unwrap_err();
         assert!(err.to_string().contains("fields `a__b` and `a.b`"), "{err}");

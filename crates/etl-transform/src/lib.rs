@@ -1,12 +1,15 @@
 //! `etl-transform`: polars over staged tables.
 //!
-//! A [`Table`] describes a staged NDJSON file and every one of its columns ([`ColumnType`]),
-//! known from staging, so nothing is inferred from a sample and no late field is dropped.
+//! A [`Table`] describes a staged table (Parquet parts) and every one of its columns
+//! ([`ColumnType`]), known from staging, so nothing is inferred from a sample and no late
+//! field is dropped.
 //!
 //! A transform is written as a [`TransformSpec`] (the YAML as it is); [`build`] checks it
 //! without reading any data and gives a [`Transform`]: SQL or a table and its [`Step`]s
 //! ([`TransformKind`]), with the tables it reads and the key that names each, for the
 //! runner's graph check. Every problem is an [`etl_config::ConfigError`] at its key.
+//! [`Transform::named_columns`] says which columns a transform names ([`Named`]), so that
+//! staging keeps only those.
 //!
 //! [`Transformer`] scans tables lazily (only the columns a query needs are materialised), runs
 //! built transforms in order, each able to read the sources and the transforms before it, runs
@@ -17,9 +20,10 @@
 //! Modules depend one way, never in a circle: `spec`, `error`, `names`, `widen`, `query` and
 //! `expr` use no other module of the crate; `scan`, `merge`, `hints` and `checks` use those
 //! (and `merge` uses `scan`); `steps` uses them; `transform` builds on `steps`;
-//! `transformer` runs what `transform` built.
+//! `transformer` runs what `transform` built; `columns` reads what `transform` built.
 
 mod checks;
+mod columns;
 mod error;
 pub mod expr;
 mod hints;
@@ -33,6 +37,7 @@ mod transform;
 mod transformer;
 mod widen;
 
+pub use columns::Named;
 pub use error::Error;
 pub use hints::{ColumnHint, HINT_TYPES, apply_hints};
 pub use merge::{Merge, merge, write_parquet};

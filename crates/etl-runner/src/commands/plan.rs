@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::{plural, shape};
 use crate::context::Context;
 use crate::error::CliError;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Kept, Pipeline};
 use crate::state::State;
 
 pub(super) fn plan(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
@@ -64,7 +64,8 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
     out.push_str(
         "\nsources, fetched concurrently (a for_each child after its parent); first requests:\n",
     );
-    for source in &pipeline.sources {
+    let mut projected = None;
+    for (source, kept) in pipeline.sources.iter().zip(pipeline.kept_columns()) {
         let window = match (&source.incremental, &state) {
             (Some(_), Some(st)) => st.window(&source.name).unwrap_or_default(),
             _ => etl_source::Window::default(),
@@ -86,6 +87,21 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
                 inc.field_name()
             );
         }
+        let _ = match kept {
+            Kept::All(why) => writeln!(out, "      stages every column: {why}"),
+            Kept::Named(names) => {
+                projected = Some(names);
+                writeln!(out, "      stages only the columns the pipeline names")
+            }
+        };
+    }
+    if let Some(names) = projected {
+        let _ = writeln!(
+            out,
+            "  names in the transforms, checks and keys (a column of any of them is staged, \
+             whatever its case): {}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 //! the graph checked (`graph.rs`). Every problem is a [`etl_config::ConfigError`], placed in
 //! the file by `diagnostic.rs`.
 
+mod columns;
 mod de;
 pub(crate) mod diagnostic;
 mod env;
@@ -24,6 +25,7 @@ pub(crate) use load::name_of;
 pub(crate) use spec::json_schema;
 pub use spec::{PipelineSpec, SourceExtras};
 
+pub(crate) use columns::Kept;
 use diagnostic::Collector;
 use load::{Broken, Document};
 use spec::DEFAULT_KEEP_DAYS;
@@ -119,7 +121,7 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             "must be at least 1 (the newest manifest is always kept)",
         );
     }
-    Pipeline {
+    let mut pipeline = Pipeline {
         name,
         description: spec.description.clone(),
         file: path.to_owned(),
@@ -133,7 +135,15 @@ fn build(spec: &PipelineSpec, broken: &Broken, path: &Path, c: &mut Collector<'_
             .collect(),
         schedule,
         keep_manifest_days,
+    };
+    let kept = pipeline.kept_columns();
+    for (source, kept) in pipeline.sources.iter_mut().zip(kept) {
+        source.stage_columns = match kept {
+            Kept::All(_) => None,
+            Kept::Named(names) => Some(names),
+        };
     }
+    pipeline
 }
 
 /// `version` and `name`; returns the pipeline's name (the file's stem by default).

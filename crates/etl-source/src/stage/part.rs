@@ -145,7 +145,7 @@ impl Part {
 pub(crate) fn write_parquet(frame: &mut DataFrame, path: &Path) -> std::io::Result<()> {
     let mut out = BufWriter::with_capacity(256 * 1024, File::create(path)?);
     ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Uncompressed)
+        .with_compression(ParquetCompression::Lz4Raw)
         .with_statistics(StatisticsOptions::empty())
         .with_row_group_size(None)
         .set_parallel(false)

@@ -8,17 +8,25 @@ use serde_json::{Number, Value};
 
 use super::part::Cell;
 
-/// The fields of `raw` when it is an object of plain fields (no object to flatten); `None`
-/// for anything else, which is then built as a value. A value is read as a value would read
-/// it, so both ways give the same cells; what a value refuses (a lone surrogate escape, a
-/// number past `f64`) is refused here too, and the value way then names the error.
-pub(crate) fn fields<'a>(raw: &'a str, fields: &mut Vec<(Cow<'a, str>, Cell<'a>)>) -> bool {
+/// The fields of `raw` that `keeps` keeps (given each field's position and name), when it is
+/// an object of plain fields (no object to flatten); `false` for anything else, which is then
+/// built as a value. A value is read as a value would read it, so both ways give the same
+/// cells; what a value refuses (a lone surrogate escape, a number past `f64`) is refused here
+/// too, in fields not kept as well, and the value way then names the error.
+pub(crate) fn fields<'a>(
+    raw: &'a str,
+    fields: &mut Vec<(Cow<'a, str>, Cell<'a>)>,
+    keeps: &mut dyn FnMut(usize, &str) -> bool,
+) -> bool {
     fields.clear();
     let mut de = serde_json::Deserializer::from_str(raw);
-    de.deserialize_map(FieldsVisitor(fields)).is_ok() && de.end().is_ok()
+    de.deserialize_map(FieldsVisitor { fields, keeps }).is_ok() && de.end().is_ok()
 }
 
-struct FieldsVisitor<'f, 'a>(&'f mut Vec<(Cow<'a, str>, Cell<'a>)>);
+struct FieldsVisitor<'f, 'a> {
+    fields: &'f mut Vec<(Cow<'a, str>, Cell<'a>)>,
+    keeps: &'f mut dyn FnMut(usize, &str) -> bool,
+}
 
 impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     type Value = ();
@@ -28,9 +36,69 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut i = 0;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let cell = map.next_value_seed(CellSeed)?;
-            self.0.push((key, cell));
+            if (self.keeps)(i, &key) {
+                let cell = map.next_value_seed(CellSeed)?;
+                self.fields.push((key, cell));
+            } else {
+                map.next_value_seed(Check { nested: false })?;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A value read only to check it as a value would be read, keeping nothing; an object is an
+/// error at the top of a field (it is flattened, and its columns may be kept).
+#[derive(Clone, Copy)]
+struct Check {
+    nested: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Check { nested: true })?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if !self.nested {
+            return Err(de::Error::custom("an object to flatten"));
+        }
+        while map.next_key_seed(Check { nested: true })?.is_some() {
+            map.next_value_seed(Check { nested: true })?;
         }
         Ok(())
     }

@@ -110,6 +110,33 @@ async fn offset_paging_survives_a_silent_page_size_cap() {
 }
 
 #[tokio::test]
+async fn staging_keeps_only_the_columns_named_whatever_their_case() {
+    let items = (1..=30)
+        .map(|i| json!({ "id": i, "Title": format!("t{i}"), "body": "x".repeat(50), "meta": { "score": i, "tag": "a" } }))
+        .collect();
+    let api = MockServer::start(
+        Dataset::from_collections([("items".to_owned(), items)]),
+        MockConfig::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = source(
+        &api,
+        json!({"endpoint": "/items", "pagination": {"type": "offset", "page_size": 7}}),
+    );
+    config.stage_columns = Some(["ID", "title", "meta__score"].map(String::from).into());
+    let (stats, rows) = run(&config, dir.path()).await.unwrap();
+    assert_eq!(stats.records, 30);
+    // The nested field is flattened, then kept by its column's name; `body` and `meta__tag`
+    // are not staged.
+    assert_eq!(
+        rows[29],
+        json!({ "id": 30, "Title": "t30", "meta__score": 30 })
+    );
+    assert_eq!(ids(&rows), (1..=30).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn page_paging_with_short_page_end_saves_the_confirming_request() {
     let api = MockServer::start(dataset(45), MockConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
