@@ -49,6 +49,7 @@ fn steps_named(steps: &[Step]) -> Named {
         passes_through: true,
         ..Named::default()
     };
+    let mut suffixes = Vec::new();
     for step in steps {
         let columns: Vec<&String> = match step {
             Step::Select(items) => {
@@ -74,7 +75,18 @@ fn steps_named(steps: &[Step]) -> Named {
                 }
                 Vec::new()
             }
-            Step::Join(join) => join.left.iter().chain(&join.right).collect(),
+            Step::Join(join) => {
+                // Every column of `with` comes in (but for `semi` and `anti`), after a
+                // `select` too.
+                if !matches!(
+                    join.how,
+                    crate::spec::JoinHow::Semi | crate::spec::JoinHow::Anti
+                ) {
+                    named.passes_through = true;
+                    suffixes.push(join.suffix.clone());
+                }
+                join.left.iter().chain(&join.right).collect()
+            }
             Step::Sort(keys) => keys.iter().map(|k| &k.column).collect(),
             Step::Distinct(Some(columns)) | Step::Explode(columns) => columns.iter().collect(),
             Step::Distinct(None) => {
@@ -82,15 +94,30 @@ fn steps_named(steps: &[Step]) -> Named {
                 named.reads_all |= named.passes_through;
                 Vec::new()
             }
-            Step::Limit(_) | Step::Union(_) => Vec::new(),
+            Step::Union(_) => {
+                // Every column of the other tables comes in, aligned by name.
+                named.passes_through = true;
+                Vec::new()
+            }
+            Step::Limit(_) => Vec::new(),
         };
         named.names.extend(columns.into_iter().cloned());
     }
+    // `name_right` after a join is `with`'s `name`: both sides' `name` are read.
+    let unsuffixed: Vec<String> = named
+        .names
+        .iter()
+        .flat_map(|n| suffixes.iter().filter_map(|s| n.strip_suffix(s.as_str())))
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    named.names.extend(unsuffixed);
     named
 }
 
-/// Words of SQL that cannot be an unquoted column name (a column of that name is written
-/// quoted), left out of the names so that `etl plan` lists fewer words that are not columns.
+/// Words of SQL that cannot be an unquoted column name in a query (a column of that name is
+/// written quoted there). They are kept among the names all the same (a step's expression
+/// may name such a column unquoted); `etl plan` leaves them out of the list it shows.
 const RESERVED: [&str; 47] = [
     "all",
     "and",
@@ -141,9 +168,14 @@ const RESERVED: [&str; 47] = [
     "with",
 ];
 
+/// Whether `word` is a reserved SQL word (shown apart by `etl plan`).
+pub fn is_reserved(word: &str) -> bool {
+    RESERVED.contains(&word.to_ascii_lowercase().as_str())
+}
+
 /// The names a SQL query or expression may read: every identifier (quoted or not) that is
-/// not a reserved word or a function called, and whether a `*` or `COLUMNS(...)` selects
-/// columns without naming them.
+/// not a function called, and whether a `*`, `COLUMNS(...)` or `NATURAL JOIN` reads columns
+/// without naming them.
 pub(crate) fn sql_named(sql: &str) -> Named {
     let mut named = Named::default();
     let chars: Vec<char> = sql.chars().collect();
@@ -157,6 +189,12 @@ pub(crate) fn sql_named(sql: &str) -> Named {
             while i < chars.len() && chars[i] != '\n' {
                 i += 1;
             }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 1;
         } else if c == '\'' {
             // A string literal: its text is not a name.
             i += 1;
@@ -172,14 +210,21 @@ pub(crate) fn sql_named(sql: &str) -> Named {
             last_mark = '\'';
             last_word.clear();
         } else if c == '"' || c == '`' {
-            let start = i + 1;
-            i = start;
-            while i < chars.len() && chars[i] != c {
-                i += 1;
+            // A quoted name; the quote doubled is the quote itself.
+            let mut name = String::new();
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == c && chars.get(i + 1) == Some(&c) {
+                    name.push(c);
+                    i += 2;
+                } else if chars[i] == c {
+                    break;
+                } else {
+                    name.push(chars[i]);
+                    i += 1;
+                }
             }
-            named
-                .names
-                .insert(chars[start..i.min(chars.len())].iter().collect());
+            named.names.insert(name);
             last_word.clear();
             last_mark = 'w';
         } else if c.is_alphabetic() || c == '_' {
@@ -196,18 +241,19 @@ pub(crate) fn sql_named(sql: &str) -> Named {
             }
             let called = chars.get(next) == Some(&'(');
             let lower = word.to_ascii_lowercase();
-            if called && lower == "columns" {
+            if (called && lower == "columns") || lower == "natural" {
+                // `COLUMNS('regex')`; `NATURAL JOIN` on the columns both sides have.
                 named.passes_through = true;
                 named.reads_all = true;
             }
-            if !called && !RESERVED.contains(&lower.as_str()) {
+            if !called {
                 named.names.insert(word.clone());
             }
             last_word = lower;
             last_mark = 'w';
             continue;
         } else if c == '*' {
-            let selects = matches!(last_mark, ',' | '.')
+            let selects = matches!(last_mark, ',' | '.' | ')')
                 || (last_mark == 'w'
                     && matches!(last_word.as_str(), "select" | "distinct" | "all"));
             if selects {
@@ -229,8 +275,27 @@ pub(crate) fn sql_named(sql: &str) -> Named {
 mod tests {
     use super::*;
 
+    /// The names, less reserved words (which are kept too: see below).
     fn names(sql: &str) -> Vec<String> {
-        sql_named(sql).names.into_iter().collect()
+        let named = sql_named(sql).names;
+        named.into_iter().filter(|n| !is_reserved(n)).collect()
+    }
+
+    #[test]
+    fn reserved_words_are_names_too_comments_and_quotes_are_read() {
+        // A step expression may name a column `end` unquoted.
+        assert!(sql_named("end - start").names.contains("end"));
+        assert_eq!(
+            names("SELECT /* don't */ a, \"x\"\"y\", `p``q` FROM t"),
+            ["a", "p`q", "t", "x\"y"]
+        );
+        for sql in [
+            "SELECT /*x*/ * FROM t",
+            "SELECT DISTINCT ON (id) * FROM t",
+            "SELECT id FROM a NATURAL JOIN b",
+        ] {
+            assert!(sql_named(sql).reads_all, "{sql}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ mod transform;
 mod transformer;
 mod widen;
 
-pub use columns::Named;
+pub use columns::{Named, is_reserved};
 pub use error::Error;
 pub use hints::{ColumnHint, HINT_TYPES, apply_hints};
 pub use merge::{Merge, merge, write_parquet};

@@ -96,11 +96,15 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
         };
     }
     if let Some(names) = projected {
+        let shown: Vec<String> = names
+            .into_iter()
+            .filter(|n| !etl_transform::is_reserved(n))
+            .collect();
         let _ = writeln!(
             out,
             "  names in the transforms, checks and keys (a column of any of them is staged, \
-             whatever its case): {}",
-            names.into_iter().collect::<Vec<_>>().join(", ")
+             whatever its case; SQL keywords too, not listed): {}",
+            shown.join(", ")
         );
     }
 }

@@ -68,13 +68,7 @@ impl Pipeline {
                 names.extend(checks.accepted_values.keys().cloned());
             }
         }
-        // A dotted field (`author.id`) is the flattened column `author__id`.
-        let flattened: Vec<String> = names
-            .iter()
-            .filter(|n| n.contains('.'))
-            .map(|n| n.replace('.', "__"))
-            .collect();
-        names.extend(flattened);
+        let dotted: Vec<&String> = names.iter().filter(|n| n.contains('.')).collect();
         self.sources
             .iter()
             .map(|source| {
@@ -83,7 +77,12 @@ impl Pipeline {
                 } else if !source.primary_key.is_empty() {
                     Kept::All("it is merged across runs by `primary_key`".to_owned())
                 } else {
-                    Kept::Named(names.clone())
+                    // A dotted field (`author.id`) is the flattened column `author__id` (with
+                    // the source's separator).
+                    let separator = &source.flatten.separator;
+                    let mut kept = names.clone();
+                    kept.extend(dotted.iter().map(|n| n.replace('.', separator)));
+                    Kept::Named(kept)
                 }
             })
             .collect()
@@ -107,9 +106,14 @@ mod tests {
         pipeline.kept_columns()
     }
 
+    /// The names kept, less SQL keywords (kept too, in case a step names such a column).
     fn named(kept: &Kept) -> Vec<&str> {
         match kept {
-            Kept::Named(names) => names.iter().map(String::as_str).collect(),
+            Kept::Named(names) => names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !etl_transform::is_reserved(n))
+                .collect(),
             Kept::All(why) => panic!("every column: {why}"),
         }
     }
@@ -172,5 +176,18 @@ mod tests {
             CSV,
         );
         assert!(all(&k[0]), "{k:?}");
+
+        // A join after the `select` brings every column of `with` in.
+        let k = kept(
+            "  t: { from: users, steps: [ { select: [id] }, { join: { with: tags, keys: id } } ] }",
+            CSV,
+        );
+        assert!(all(&k[0]) && all(&k[2]), "{k:?}");
+        // `name_right` is the joined table's `name`.
+        let k = kept(
+            "  t: { from: users, steps: [ { join: { with: tags, keys: id } }, { select: [name_right] } ] }",
+            CSV,
+        );
+        assert!(named(&k[0]).contains(&"name"), "{k:?}");
     }
 }

@@ -24,6 +24,11 @@ use super::FieldType;
 /// `for_each` parent's keys.
 pub(crate) const EXACT: &str = "\u{0}json";
 
+/// A column every part has, whatever its records held: a part's rows are counted by its
+/// columns, and a part whose records had none of the kept fields (or only nulls in them)
+/// still has its rows. Readers never see it.
+pub(crate) const ROWS: &str = "\u{0}rows";
+
 /// A field's value in a record, as it is staged.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cell<'a> {
@@ -115,7 +120,8 @@ impl Part {
     }
 
     /// Writes the part to `path`; returns each column it holds and its type in the part
-    /// (columns with only nulls are left out: a reader adds them). The part is empty again.
+    /// (columns with only nulls are left out: a reader adds them; [`ROWS`] is always
+    /// written). The part is empty again.
     pub(crate) fn write(&mut self, path: &Path) -> std::io::Result<Vec<(String, FieldType)>> {
         let rows = std::mem::take(&mut self.rows);
         self.size = 0;
@@ -133,6 +139,7 @@ impl Part {
             );
             kinds.push((name, kind));
         }
+        series.push(BooleanChunked::full(ROWS.into(), false, rows).into_series());
         let mut frame = DataFrame::new(rows, series.into_iter().map(Column::from).collect())
             .map_err(std::io::Error::other)?;
         write_parquet(&mut frame, path)?;

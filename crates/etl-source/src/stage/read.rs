@@ -8,14 +8,16 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use super::EXACT;
+use super::part::ROWS;
 
 /// The part at `path`, all of its columns or those of `columns` it has (with the exact JSON
-/// written beside any of them).
+/// written beside any of them, and the row marker, so that the frame has the part's rows
+/// even when it has none of them).
 pub(crate) fn part(path: &Path, columns: Option<&[String]>) -> std::io::Result<DataFrame> {
     let mut reader = ParquetReader::new(File::open(path)?);
     if let Some(wanted) = columns {
         let schema = reader.schema().map_err(std::io::Error::other)?;
-        let mut present: Vec<String> = Vec::new();
+        let mut present: Vec<String> = vec![ROWS.to_owned()];
         for name in wanted
             .iter()
             .flat_map(|n| [n.clone(), format!("{n}{EXACT}")])

@@ -49,6 +49,66 @@ fn staged(
     table
 }
 
+/// A part as staging writes it: its columns, and the row marker.
+fn part(
+    dir: &std::path::Path,
+    name: &str,
+    columns: Vec<Column>,
+    rows: usize,
+) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut columns = columns;
+    columns.push(Column::new("\u{0}rows".into(), vec![false; rows]));
+    let mut frame = DataFrame::new(rows, columns).unwrap();
+    etl_transform::write_parquet(&mut frame, &path).unwrap();
+    path
+}
+
+#[test]
+fn a_part_without_the_kept_columns_still_has_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = part(
+        dir.path(),
+        "a.parquet",
+        vec![Column::new("id".into(), [1i64, 2])],
+        2,
+    );
+    let b = part(dir.path(), "b.parquet", vec![], 3);
+    let table = Table {
+        name: "t".into(),
+        paths: vec![a.clone(), b.clone()],
+        rows: 5,
+        columns: vec![("id".to_owned(), ColumnType::Int)],
+    };
+    let mut t = Transformer::new();
+    t.add_table(&table).unwrap();
+    let df = t.collect("t").unwrap();
+    let id = df.column("id").unwrap().i64().unwrap();
+    let ids: Vec<Option<i64>> = (0..df.height()).map(|i| id.get(i)).collect();
+    assert_eq!(ids, [Some(1), Some(2), None, None, None]);
+    t.run(&sql("n0", "SELECT COUNT(*) AS n FROM t")).unwrap();
+    // No column kept at all (the query reads none): the rows are still there to count.
+    let table = Table {
+        columns: Vec::new(),
+        ..table
+    };
+    let mut t = Transformer::new();
+    t.add_table(&table).unwrap();
+    assert_eq!(t.collect("t").unwrap().height(), 5);
+    t.run(&sql("n", "SELECT COUNT(*) AS n FROM t")).unwrap();
+    let n = t.collect("n").unwrap();
+    assert_eq!(
+        n.column("n")
+            .unwrap()
+            .cast(&DataType::Int64)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .get(0),
+        Some(5)
+    );
+}
+
 #[test]
 fn a_table_in_parts_reads_as_one_in_order() {
     let dir = tempfile::tempdir().unwrap();
