@@ -134,6 +134,11 @@ struct Keep {
 }
 
 impl Keep {
+    /// Whether column `name` (a record's `i`th) is staged: always, without a `keep`.
+    fn keeps_in(keep: &mut Option<Self>, i: usize, name: &str) -> bool {
+        keep.as_mut().is_none_or(|k| k.keeps(i, name))
+    }
+
     fn keeps(&mut self, i: usize, name: &str) -> bool {
         if let Some((n, kept)) = self.seen.get_index(i) {
             if n == name {
@@ -213,7 +218,7 @@ impl StageWriter {
             let raw = &text[span.clone()];
             let keep = &mut self.keep;
             let read = raw::fields(raw, &mut fields, &mut |i, name| {
-                keep.as_mut().is_none_or(|k| k.keeps(i, name))
+                Keep::keeps_in(keep, i, name)
             });
             if read && self.push_fields(&mut fields)? {
                 continue;
@@ -255,18 +260,13 @@ impl StageWriter {
         let row = self.flatten_record(record)?;
         let mut kept = 0;
         for (i, (name, value)) in row.into_iter().enumerate() {
-            if self.keeps(i, &name) {
+            if Keep::keeps_in(&mut self.keep, i, &name) {
                 self.push_cell(kept, &name, Cell::from_value(value));
                 kept += 1;
             }
         }
         self.end_row();
         Ok(())
-    }
-
-    /// Whether column `name` (a record's `i`th) is staged.
-    fn keeps(&mut self, i: usize, name: &str) -> bool {
-        self.keep.as_mut().is_none_or(|k| k.keeps(i, name))
     }
 
     /// Merges the type of the `i`th field of a record into its column and puts its value in
@@ -315,12 +315,6 @@ impl StageWriter {
             .map_err(|e| stage_error(&self.source_name, &path, e))?;
         self.parts.push((path, kinds));
         Ok(())
-    }
-
-    /// Stages one page of values (as the staging thread does).
-    #[cfg(test)]
-    pub(crate) fn write_page(&mut self, records: Vec<Value>) -> Result<(), Error> {
-        self.stage_values(records)
     }
 
     fn flatten_record(&mut self, record: Value) -> Result<Map<String, Value>, Error> {
@@ -471,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = StageWriter::create(&dir.path().join("t.parquet"), "t", flatten, None);
         for page in pages {
-            w.write_page(page).unwrap();
+            w.stage_values(page).unwrap();
         }
         let table = w.finish().unwrap();
         let rows = rows_of(&table);
@@ -508,7 +502,7 @@ mod tests {
             let page = (0..100)
                 .map(|i| json!({ "id": p * 100 + i, "text": text, "n": if p == pages - 1 { json!("late") } else { json!(i) } }))
                 .collect();
-            w.write_page(page).unwrap();
+            w.stage_values(page).unwrap();
         }
         let table = w.finish().unwrap();
         assert_eq!(table.parts.len(), 3, "{:?}", table.parts);
@@ -911,7 +905,7 @@ mod tests {
         let path = dir.path().join("t.parquet");
         let mut w = StageWriter::create(&path, "users", Flatten::default(), None);
         let err = w
-            .write_page(vec![json!({"a__b": 1, "a": {"b": 2}})])
+            .stage_values(vec![json!({"a__b": 1, "a": {"b": 2}})])
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -919,8 +913,8 @@ mod tests {
              `flatten: { separator: ... }` to another separator or `flatten: false`"
         );
         let mut w = StageWriter::create(&path, "users", Flatten::default(), None);
-        w.write_page(vec![json!({"a": {"b": 2}})]).unwrap();
-        let err = w.write_page(vec![json!({"a__b": 1})]).unwrap_err();
+        w.stage_values(vec![json!({"a": {"b": 2}})]).unwrap();
+        let err = w.stage_values(vec![json!({"a__b": 1})]).unwrap_err();
         assert!(err.to_string().contains("fields `a__b` and `a.b`"), "{err}");
     }
 }
