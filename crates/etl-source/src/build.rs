@@ -104,6 +104,7 @@ pub fn build(
             incremental,
             primary_key,
             stage_columns: None,
+            shard: None,
         }),
         _ => Err(b.errors),
     }

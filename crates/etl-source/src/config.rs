@@ -59,6 +59,39 @@ pub struct SourceConfig {
     /// Staging keeps only the columns of these names (compared without case), when set: the
     /// columns the pipeline reads (set by the runner; `None`, every column, as built).
     pub stage_columns: Option<std::collections::BTreeSet<String>>,
+    /// In a sharded run, for a `for_each` source whose parents are split between shards:
+    /// this shard's share (set by the runner; `None`: every parent).
+    pub shard: Option<Shard>,
+}
+
+/// One of the processes of a sharded run (`--shard K/N`): which parents of a `for_each` it
+/// fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// `K`, from 0.
+    pub index: u32,
+    /// `N`, at least 1.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the parent whose key reads `key` is this shard's: by a stable hash of the key
+    /// (FNV-1a, 64 bits), the same on every machine, in every process and every version.
+    #[must_use]
+    pub fn owns(&self, key: &str) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in key.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// The placeholders of an incremental source's start and end.
@@ -298,6 +331,31 @@ impl SourceConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_parent_belongs_to_exactly_one_shard_and_always_the_same() {
+        use super::Shard;
+        let shards: Vec<Shard> = (0..4).map(|index| Shard { index, count: 4 }).collect();
+        let mut per_shard = [0u32; 4];
+        for key in 0..2000 {
+            let key = key.to_string();
+            let owners: Vec<u32> = shards
+                .iter()
+                .filter(|s| s.owns(&key))
+                .map(|s| s.index)
+                .collect();
+            assert_eq!(owners.len(), 1, "key {key}: {owners:?}");
+            per_shard[owners[0] as usize] += 1;
+        }
+        // Spread evenly enough (each shard within 20% of a quarter).
+        assert!(
+            per_shard.iter().all(|n| (400..=600).contains(n)),
+            "{per_shard:?}"
+        );
+        // The hash is fixed: FNV-1a of "1" is 0xaf63ac4c86019afc, 0 modulo 4.
+        assert!(Shard { index: 0, count: 4 }.owns("1"));
+        assert!(Shard { index: 0, count: 1 }.owns("anything"));
+    }
+
     use super::*;
     use crate::spec::{HttpSpec, SourceSpec};
 

@@ -119,3 +119,15 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+impl Error {
+    /// The source returned no record and `allow_empty` is not set: for records counted
+    /// elsewhere (the shards of a sharded run, put together).
+    #[must_use]
+    pub fn empty(source: &crate::SourceConfig) -> Self {
+        Self::Empty {
+            source_name: source.name.clone(),
+            url: crate::redact::display_url(&source.url, &source.params),
+        }
+    }
+}

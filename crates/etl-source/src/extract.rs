@@ -345,7 +345,10 @@ impl SeriesRunner<'_> {
         let parents = ParentReader::open(parent, &source.name, each, &source.include_from_parent);
         let mut seen = HashSet::new();
         let dedupe = source.include_from_parent.is_empty();
+        // In a sharded run, only this shard's parents (every other shard takes the rest).
+        let shard = source.shard;
         let wanted = parents.filter(|p| match p {
+            Ok(p) if shard.is_some_and(|s| !s.owns(&p.key)) => false,
             Ok(p) if dedupe => seen.insert(p.key.clone()),
             _ => true,
         });

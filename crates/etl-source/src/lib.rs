@@ -34,7 +34,7 @@ mod stager;
 
 pub use build::build;
 pub use client::RequestCounts;
-pub use config::{Flatten, RetryPolicy, SourceConfig, TlsMaterial};
+pub use config::{Flatten, RetryPolicy, Shard, SourceConfig, TlsMaterial};
 pub use duration::{DurationError, HumanDuration};
 pub use error::Error;
 pub use extract::{Bound, CURSOR_COLUMN, Extractor, SourceStats};

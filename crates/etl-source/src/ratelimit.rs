@@ -243,7 +243,33 @@ mod tests {
             requests,
             per: HumanDuration::from_millis(per_ms),
             burst,
+            per_shard: false,
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shards_sharing_a_budget_keep_it_together() {
+        // Four shards, each with its own limiter: together 10 requests per second, as one.
+        let shares: Vec<_> = (0..4)
+            .map(|_| {
+                RateLimiters::default()
+                    .for_origin("http://h", Some(spec(10, 1000, Some(4)).shared_by(4)))
+            })
+            .collect();
+        let start = Instant::now();
+        for _ in 0..11 {
+            for share in &shares {
+                let _ = share.acquire().await;
+            }
+        }
+        // 44 requests: 4 at once, then one per shard every 400 ms (10 a second in all).
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        let own = spec(10, 1000, None);
+        let own = RateLimitSpec {
+            per_shard: true,
+            ..own
+        };
+        assert_eq!(own.shared_by(4), own);
     }
 
     #[tokio::test(start_paused = true)]

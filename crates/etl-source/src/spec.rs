@@ -290,6 +290,26 @@ pub struct RateLimitSpec {
     pub per: HumanDuration,
     /// Requests that may go at once after an idle spell (default 1).
     pub burst: Option<u32>,
+    /// In a sharded run (`etl run --shard K/N`): the budget is each shard's own (default
+    /// false: the N shards share it, each taking `requests` per N x `per`).
+    #[serde(default)]
+    pub per_shard: bool,
+}
+
+impl RateLimitSpec {
+    /// One shard's share when `shards` processes fetch together: the same requests over
+    /// `shards` times the period (bursts divided too, at least 1), unless `per_shard`.
+    #[must_use]
+    pub fn shared_by(self, shards: u32) -> Self {
+        if self.per_shard || shards <= 1 {
+            return self;
+        }
+        Self {
+            per: HumanDuration(self.per.0 * shards),
+            burst: self.burst.map(|b| (b / shards).max(1)),
+            ..self
+        }
+    }
 }
 
 fn one_second() -> HumanDuration {

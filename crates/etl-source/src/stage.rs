@@ -22,8 +22,10 @@ use self::part::{Cell, Part};
 use crate::Error;
 use crate::config::Flatten;
 
-/// The type of a staged column, merged over every record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The type of a staged column, merged over every record. Serialized for shard manifests:
+/// `"int"`, `{"list": "float"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FieldType {
     /// Only nulls so far.
     #[default]
@@ -103,6 +105,50 @@ pub struct StagedTable {
     pub rows: u64,
     /// Every column of every record, in order of first appearance.
     pub columns: Vec<(String, FieldType)>,
+}
+
+impl StagedTable {
+    /// Tables staged apart for one source (the shards of a sharded run, in shard order) as
+    /// one: the parts one after the other, the columns in order of first appearance with
+    /// their types merged. A column that turns to text only here is rewritten as text in the
+    /// parts that hold it otherwise, as [`StageWriter::finish`] does within one table.
+    pub fn concat(source_name: &str, tables: Vec<StagedTable>) -> Result<StagedTable, Error> {
+        let mut columns: IndexMap<String, FieldType> = IndexMap::new();
+        for table in &tables {
+            for (name, kind) in &table.columns {
+                let merged = columns
+                    .get(name)
+                    .map_or_else(|| kind.clone(), |t| t.merge(kind));
+                columns.insert(name.clone(), merged);
+            }
+        }
+        let mut parts = Vec::new();
+        let mut rows = 0;
+        for table in tables {
+            let texts: Vec<&str> = table
+                .columns
+                .iter()
+                .filter(|(name, kind)| {
+                    columns.get(name) == Some(&FieldType::Text)
+                        && !matches!(kind, FieldType::String | FieldType::Text | FieldType::Null)
+                })
+                .map(|(name, _)| name.as_str())
+                .collect();
+            if !texts.is_empty() {
+                for path in &table.parts {
+                    part::rewrite_as_text(path, &texts)
+                        .map_err(|e| stage_error(source_name, path, e))?;
+                }
+            }
+            rows += table.rows;
+            parts.extend(table.parts);
+        }
+        Ok(StagedTable {
+            parts,
+            rows,
+            columns: columns.into_iter().collect(),
+        })
+    }
 }
 
 /// Flattens one source's records into typed columns and writes them as Parquet parts.
@@ -884,6 +930,51 @@ mod tests {
             prop_assume!(table.rows > 0 && !table.columns.is_empty());
             let got = read_table(&table);
             let want = read_as_ndjson(&table, &flatten, &pages);
+            prop_assert!(got.equals_missing(&want), "{got}\n{want}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The shards of a sharded run, each staging some of the pages, put together read as
+        /// one process staging every page: types widened and text rewritten across shards.
+        #[test]
+        fn shards_put_together_read_as_one_table(
+            pages in prop::collection::vec(
+                prop::collection::vec(
+                    prop::collection::vec(("(id|a|b|c)", json_value()), 0..4),
+                    0..4,
+                ),
+                2..6,
+            ),
+            shards in 2usize..4,
+        ) {
+            let pages: Vec<Vec<Value>> = pages
+                .into_iter()
+                .map(|page| page.into_iter().map(|f| Value::Object(f.into_iter().collect())).collect())
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let stage = |name: &str, pages: &[Vec<Value>]| {
+                let mut w = StageWriter::create(&dir.path().join(name), "t", Flatten::default(), None);
+                w.part_bytes = 64;
+                for page in pages {
+                    w.stage_values(page.clone()).ok()?;
+                }
+                w.finish().ok()
+            };
+            let Some(whole) = stage("whole.parquet", &pages) else { return Ok(()) };
+            prop_assume!(whole.rows > 0 && !whole.columns.is_empty());
+            let per_shard = pages.len().div_ceil(shards);
+            let parts: Vec<StagedTable> = pages
+                .chunks(per_shard)
+                .enumerate()
+                .map(|(i, chunk)| stage(&format!("shard-{i}.parquet"), chunk).unwrap())
+                .collect();
+            let together = StagedTable::concat("t", parts).unwrap();
+            prop_assert_eq!(&together.columns, &whole.columns);
+            prop_assert_eq!(together.rows, whole.rows);
+            let got = read_table(&together);
+            let want = read_table(&whole);
             prop_assert!(got.equals_missing(&want), "{got}\n{want}");
         }
     }

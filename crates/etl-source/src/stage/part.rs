@@ -359,7 +359,13 @@ fn elements(items: &[Value], t: &FieldType) -> PolarsResult<Series> {
 /// stages it (a string as it is, anything else as its JSON).
 pub(crate) fn rewrite_as_text(path: &Path, names: &[&str]) -> std::io::Result<()> {
     let mut frame = super::read::part(path, None)?;
-    for name in names {
+    // A part may lack a column (a field first seen in a later part).
+    let present: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| frame.column(n).is_ok())
+        .collect();
+    for name in present {
         let exact = format!("{name}{EXACT}");
         let text = match frame.column(&exact) {
             Ok(exact) => exact.as_materialized_series().clone(),
@@ -379,7 +385,7 @@ pub(crate) fn rewrite_as_text(path: &Path, names: &[&str]) -> std::io::Result<()
             }
         };
         frame
-            .with_column(text.with_name((*name).into()).into_column())
+            .with_column(text.with_name(name.into()).into_column())
             .map_err(std::io::Error::other)?;
         if frame.column(&exact).is_ok() {
             frame.drop_in_place(&exact).map_err(std::io::Error::other)?;
