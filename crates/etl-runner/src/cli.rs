@@ -58,6 +58,8 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        shard: ShardArgs,
         /// A live line per source on stderr (pages, records, rate, waits and why): `auto` on
         /// a terminal only (not with `--quiet` or JSON logs), `always` also into a pipe or a
         /// file (with terminal control codes), `never` plain log lines only.
@@ -146,6 +148,32 @@ pub struct WindowArgs {
     /// nothing else.
     #[arg(long, value_name = "SOURCE,...", value_delimiter = ',')]
     pub only: Vec<String>,
+}
+
+/// `etl run` as one of N processes fetching together, or as the finish that puts their work
+/// together (docs/scale-out.md).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ShardArgs {
+    /// Fetch only shard K of N (K from 0): the parents of each `for_each` whose key hashes to
+    /// K, and (shard 0) the sources without `for_each`; stage them under `--stage` and stop
+    /// before transforms. Needs `--run-id` and `--stage`.
+    #[arg(long, value_name = "K/N", conflicts_with = "finish")]
+    pub shard: Option<String>,
+    /// Put the shards of `--run-id` together: check every shard's manifest (or `--wait` for
+    /// them), read their parts, then run transforms, checks and sinks and save the state.
+    #[arg(long)]
+    pub finish: bool,
+    /// The run the shards and the finish share (letters, digits, `.`, `_`, `-`).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Where the shards stage their parts: `s3://BUCKET/PREFIX` (reached with the `AWS_*`
+    /// variables) or a local folder (shards on one machine).
+    #[arg(long, value_name = "URL")]
+    pub stage: Option<String>,
+    /// How long to wait for other shards: a shard for the records shard 0 fetches for it
+    /// (default 1h), `--finish` for every shard's manifest (default: check once). E.g. `30m`.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

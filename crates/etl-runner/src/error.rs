@@ -63,6 +63,10 @@ pub enum RunError {
     /// SIGINT or SIGTERM stopped the run.
     #[error("interrupted before it finished")]
     Interrupted,
+    /// The stage of a sharded run: a shard missing or failed, a part damaged, the stage
+    /// unreachable (the message says which and what to do).
+    #[error("{0}")]
+    Shard(String),
 }
 
 /// A failed run: why, and what had been done by then.

@@ -24,6 +24,7 @@ mod pipeline;
 pub mod progress;
 pub mod run;
 pub mod schedule;
+pub mod shard;
 mod signals;
 pub mod state;
 pub mod summary;

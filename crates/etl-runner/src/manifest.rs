@@ -123,6 +123,15 @@ pub struct RunOptionsEntry {
     pub until: Option<String>,
     pub save_state: bool,
     pub only: Vec<String>,
+    /// `--shard K/N`: this run was one shard of a sharded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// `--finish`: this run put the shards of a sharded run together.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub finish: bool,
+    /// `--stage`, in a sharded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// A merged table written by a run.

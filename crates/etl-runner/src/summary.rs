@@ -22,6 +22,10 @@ pub fn render(report: &RunReport) -> String {
     out.push('\n');
     out.push_str(&sources_table(&report.sources));
     out.push('\n');
+    if let Some(staged) = &report.staged {
+        let _ = writeln!(out, "{staged}");
+        return out;
+    }
     let width = report
         .sinks
         .iter()

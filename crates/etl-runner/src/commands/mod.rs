@@ -34,8 +34,9 @@ pub fn execute(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Run {
             file,
             window,
+            shard,
             progress,
-        } => run::run(&ctx, file, window, *progress),
+        } => run::run(&ctx, file, window, shard, *progress),
         Command::State { action } => state::state(&ctx, action),
         Command::Plan { file } => plan::plan(&ctx, file),
         Command::Init { name } => init::init(name),

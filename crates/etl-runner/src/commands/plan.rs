@@ -95,6 +95,17 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
             }
         };
     }
+    // Only worth saying where a source fans out: sharding splits `for_each` parents.
+    if pipeline.sources.iter().any(|s| s.for_each.is_some()) {
+        let roles = crate::shard::roles(pipeline);
+        let each: Vec<String> = pipeline
+            .sources
+            .iter()
+            .zip(&roles)
+            .map(|(s, r)| format!("{} {}", s.name, r.describe()))
+            .collect();
+        let _ = writeln!(out, "  with --shard K/N: {}", each.join("; "));
+    }
     if let Some(names) = projected {
         let shown: Vec<String> = names
             .into_iter()

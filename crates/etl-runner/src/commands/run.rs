@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::cli::{LogFormat, WindowArgs};
+use crate::cli::{LogFormat, ShardArgs, WindowArgs};
 use crate::context::Context;
 use crate::error::{CliError, RunFailure};
 use crate::lock::RunLock;
@@ -16,6 +16,7 @@ use crate::manifest::{Manifest, Outcome, RunOptionsEntry};
 use crate::pipeline::Pipeline;
 use crate::progress::{Progress, ProgressMode};
 use crate::run::{Cancel, Plan, RunClock, RunOptions, RunReport};
+use crate::shard::{self, Mode, Sharding};
 use crate::signals::{Signals, runtime};
 use crate::summary;
 
@@ -23,22 +24,22 @@ pub(super) fn run(
     ctx: &Context,
     file: &Path,
     args: &WindowArgs,
+    shard: &ShardArgs,
     mode: ProgressMode,
 ) -> Result<ExitCode, CliError> {
-    let checked = ctx
-        .load_pipeline(file)
-        .map_err(CliError::from)
-        .and_then(|pipeline| {
-            let options = RunOptions {
-                root: ctx.work_dir.clone(),
-                since: args.since.clone(),
-                until: args.until.clone(),
-                save_state: args.save_state,
-                only: args.only.clone(),
-            };
-            let plan = options.plan(&pipeline)?;
-            Ok((pipeline, plan))
-        });
+    let checked = sharding(shard).and_then(|sharding| {
+        let pipeline = ctx.load_pipeline(file).map_err(CliError::from)?;
+        let options = RunOptions {
+            root: ctx.work_dir.clone(),
+            since: args.since.clone(),
+            until: args.until.clone(),
+            save_state: args.save_state,
+            only: args.only.clone(),
+            sharding,
+        };
+        let plan = options.plan(&pipeline)?;
+        Ok((pipeline, plan))
+    });
     let (pipeline, plan) = match checked {
         Ok(checked) => checked,
         Err(e) => {
@@ -73,6 +74,66 @@ pub(super) fn run(
     runner.run(display)
 }
 
+/// `--shard`, `--finish`, `--run-id`, `--stage` and `--wait` checked together.
+fn sharding(args: &ShardArgs) -> Result<Option<Sharding>, CliError> {
+    let usage = |m: String| CliError::Usage(m);
+    let mode = match (&args.shard, args.finish) {
+        (Some(k), _) => Mode::Shard(shard::parse_shard(k).map_err(usage)?),
+        (None, true) => Mode::Finish,
+        (None, false) => {
+            let given: Vec<&str> = [
+                ("--run-id", args.run_id.is_some()),
+                ("--stage", args.stage.is_some()),
+                ("--wait", args.wait.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(flag, _)| flag)
+            .collect();
+            if given.is_empty() {
+                return Ok(None);
+            }
+            let verb = if given.len() == 1 {
+                "belongs"
+            } else {
+                "belong"
+            };
+            return Err(usage(format!(
+                "{} {verb} to a sharded run: add --shard K/N (a shard) or --finish",
+                given.join(" and ")
+            )));
+        }
+    };
+    let flag = if args.finish { "--finish" } else { "--shard" };
+    let Some(run_id) = args.run_id.clone() else {
+        return Err(usage(format!(
+            "{flag} needs --run-id ID, the same for every shard and the finish"
+        )));
+    };
+    shard::check_run_id(&run_id).map_err(usage)?;
+    let Some(stage) = args.stage.clone() else {
+        return Err(usage(format!(
+            "{flag} needs --stage URL (`s3://bucket/prefix` or a folder), the same for every \
+             shard and the finish"
+        )));
+    };
+    let wait = args
+        .wait
+        .as_deref()
+        .map(|w| {
+            w.parse::<etl_source::HumanDuration>()
+                .map(|d| d.0)
+                .map_err(|e| usage(format!("--wait `{w}`: {e}")))
+        })
+        .transpose()?;
+    Ok(Some(Sharding {
+        run_id,
+        stage,
+        mode,
+        wait,
+    }))
+}
+
 /// One `etl run` once the pipeline is loaded and the options checked.
 struct Runner<'a> {
     ctx: &'a Context,
@@ -85,11 +146,20 @@ struct Runner<'a> {
 impl Runner<'_> {
     fn run(&self, display: Option<Progress>) -> Result<ExitCode, CliError> {
         let runtime = runtime(tokio::runtime::Builder::new_multi_thread())?;
-        let clock = RunClock::now();
+        let mut clock = RunClock::now();
         let started_at = chrono::Utc::now();
+        // A shard runs beside the other shards of its run, on this machine too: its own lock.
+        let mut lock_name = self.pipeline.name.clone();
+        if let Some(sharding) = &self.plan.sharding {
+            clock.run_id.clone_from(&sharding.run_id);
+            if let Mode::Shard(shard) = sharding.mode {
+                clock.run_id = format!("{}-shard-{}", sharding.run_id, shard.index);
+                lock_name = format!("{}-shard-{}", self.pipeline.name, shard.index);
+            }
+        }
         let _lock = RunLock::acquire(
             &self.ctx.work_dir,
-            &self.pipeline.name,
+            &lock_name,
             &clock.run_id,
             &started_at.to_rfc3339(),
         )?;
@@ -154,6 +224,16 @@ impl Runner<'_> {
                 until: self.args.until.clone(),
                 save_state: self.args.save_state,
                 only: self.args.only.clone(),
+                shard: self.plan.sharding.as_ref().and_then(|s| match s.mode {
+                    Mode::Shard(shard) => Some(shard.to_string()),
+                    Mode::Finish => None,
+                }),
+                finish: self
+                    .plan
+                    .sharding
+                    .as_ref()
+                    .is_some_and(|s| s.mode == Mode::Finish),
+                stage: self.plan.sharding.as_ref().map(|s| s.stage.clone()),
             },
         });
         let path = match manifest.write(root) {

@@ -1,5 +1,7 @@
 //! Every selected source fetched concurrently; a `for_each` child starts when its parent has
-//! finished. One failure stops the others.
+//! finished. One failure stops the others. In a shard of a sharded run, each source this
+//! shard fetches is uploaded to the stage as soon as it is staged, and a parent that shard 0
+//! fetches for the others is waited for and downloaded instead of fetched.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,9 +12,25 @@ use tokio::task::JoinSet;
 use super::Cancel;
 use crate::error::{RunError, RunFailure};
 use crate::pipeline::Pipeline;
+use crate::shard::{ShardFetch, StagedSource};
 
 /// Per source (all of them, in order): its counts, and its staged table if it ran.
-pub(super) type Extracted = (Vec<(String, SourceStats)>, Vec<Option<StagedTable>>);
+pub(super) struct Extracted {
+    pub(super) stats: Vec<(String, SourceStats)>,
+    pub(super) tables: Vec<Option<StagedTable>>,
+    /// In a shard: each source this shard fetched, as uploaded to the stage.
+    pub(super) staged: Vec<Option<StagedSource>>,
+    /// In a shard: each source taken from shard 0, with shard 0's attempt.
+    pub(super) borrowed: Vec<Option<String>>,
+}
+
+/// What one source task ended with.
+struct Finished {
+    stats: SourceStats,
+    table: StagedTable,
+    staged: Option<StagedSource>,
+    borrowed: Option<String>,
+}
 
 pub(super) async fn extract_all(
     pipeline: &Pipeline,
@@ -21,6 +39,7 @@ pub(super) async fn extract_all(
     selected: &[bool],
     windows: &[Window],
     progress: Option<Arc<dyn ProgressSink>>,
+    shard: Option<Arc<ShardFetch>>,
 ) -> Result<Extracted, RunFailure> {
     let mut extractor = Extractor::new().map_err(|e| RunFailure::new(e, &[]))?;
     if let Some(sink) = progress {
@@ -28,33 +47,43 @@ pub(super) async fn extract_all(
     }
     let sources = &pipeline.sources;
     let index_of = |name: &str| sources.iter().position(|s| s.name == name);
-    let mut done: Vec<Option<(SourceStats, StagedTable)>> = vec![None; sources.len()];
+    // A source runs here (fetched, or in a shard taken from shard 0) when selected.
+    let runs = |index: usize| {
+        selected[index] || shard.as_ref().is_some_and(|s| s.borrows(index, selected))
+    };
+    let mut done: Vec<Option<Finished>> = (0..sources.len()).map(|_| None).collect();
     let mut started = vec![false; sources.len()];
     let mut tasks = JoinSet::new();
     // Sources start as soon as their parent (`for_each`) has finished; the rest at once.
-    let spawn_ready = |done: &[Option<(SourceStats, StagedTable)>],
-                       started: &mut [bool],
-                       tasks: &mut JoinSet<_>| {
+    let spawn_ready = |done: &[Option<Finished>], started: &mut [bool], tasks: &mut JoinSet<_>| {
         for (index, source) in sources.iter().enumerate() {
-            if started[index] || !selected[index] {
+            if started[index] || !runs(index) {
+                continue;
+            }
+            started[index] = true;
+            let path = staging.join(format!("{index:03}-{}.parquet", source.name));
+            if !selected[index] {
+                let fetch = Arc::clone(shard.as_ref().expect("borrowed in a shard only"));
+                let name = source.name.clone();
+                tasks.spawn(async move { (index, borrow(&fetch, &name, &path).await) });
                 continue;
             }
             let parent = match &source.for_each {
                 Some(each) => match index_of(&each.source).and_then(|i| done[i].as_ref()) {
-                    Some((_, table)) => Some(table.clone()),
-                    None => continue,
+                    Some(f) => Some(f.table.clone()),
+                    None => {
+                        started[index] = false;
+                        continue;
+                    }
                 },
                 None => None,
             };
-            started[index] = true;
             let extractor = extractor.clone();
             let source = source.clone();
-            let path = staging.join(format!("{index:03}-{}.parquet", source.name));
             let window = windows[index].clone();
+            let shard = shard.clone().map(|s| (s, index));
             tasks.spawn(async move {
-                let result = extractor
-                    .run(&source, &path, parent.as_ref(), Some(&window))
-                    .await;
+                let result = fetch(&extractor, &source, &path, parent, &window, shard).await;
                 (index, result)
             });
         }
@@ -74,7 +103,12 @@ pub(super) async fn extract_all(
         let finished: Vec<(String, SourceStats)> = done
             .iter()
             .zip(sources)
-            .filter_map(|(d, s)| d.as_ref().map(|(st, _)| (s.name.clone(), st.clone())))
+            .zip(selected)
+            .filter_map(|((d, s), on)| {
+                d.as_ref()
+                    .filter(|_| *on)
+                    .map(|f| (s.name.clone(), f.stats.clone()))
+            })
             .collect();
         let (index, result) = joined.map_err(|e| {
             RunFailure::new(
@@ -97,17 +131,41 @@ pub(super) async fn extract_all(
         }
         spawn_ready(&done, &mut started, &mut tasks);
     }
-    let mut stats = Vec::new();
-    let mut tables = Vec::new();
-    for ((slot, source), on) in done.into_iter().zip(sources).zip(selected) {
+    assemble(done, sources, selected, runs)
+}
+
+/// Every source's outcome, in order, once all have finished.
+fn assemble(
+    done: Vec<Option<Finished>>,
+    sources: &[etl_source::SourceConfig],
+    selected: &[bool],
+    runs: impl Fn(usize) -> bool,
+) -> Result<Extracted, RunFailure> {
+    let mut out = Extracted {
+        stats: Vec::new(),
+        tables: Vec::new(),
+        staged: Vec::new(),
+        borrowed: Vec::new(),
+    };
+    for ((slot, source), index) in done.into_iter().zip(sources).zip(0..) {
         match slot {
-            Some((s, t)) => {
-                stats.push((source.name.clone(), s));
-                tables.push(Some(t));
+            Some(f) => {
+                let stats = if selected[index] {
+                    f.stats
+                } else {
+                    SourceStats::default()
+                };
+                out.stats.push((source.name.clone(), stats));
+                out.tables.push(Some(f.table));
+                out.staged.push(f.staged);
+                out.borrowed.push(f.borrowed);
             }
-            None if !on => {
-                stats.push((source.name.clone(), SourceStats::default()));
-                tables.push(None);
+            None if !runs(index) => {
+                out.stats
+                    .push((source.name.clone(), SourceStats::default()));
+                out.tables.push(None);
+                out.staged.push(None);
+                out.borrowed.push(None);
             }
             None => {
                 return Err(RunFailure::new(
@@ -117,5 +175,44 @@ pub(super) async fn extract_all(
             }
         }
     }
-    Ok((stats, tables))
+    Ok(out)
+}
+
+/// Fetches one source; in a shard, uploads it to the stage.
+async fn fetch(
+    extractor: &Extractor,
+    source: &etl_source::SourceConfig,
+    path: &std::path::Path,
+    parent: Option<StagedTable>,
+    window: &Window,
+    shard: Option<(Arc<ShardFetch>, usize)>,
+) -> Result<Finished, RunError> {
+    let (stats, table) = extractor
+        .run(source, path, parent.as_ref(), Some(window))
+        .await?;
+    let staged = match shard {
+        Some((fetch, index)) => Some(fetch.upload(index, &source.name, &stats, &table).await?),
+        None => None,
+    };
+    Ok(Finished {
+        stats,
+        table,
+        staged,
+        borrowed: None,
+    })
+}
+
+/// In a shard other than 0: the records of a source shard 0 fetches for every shard.
+async fn borrow(
+    fetch: &ShardFetch,
+    name: &str,
+    path: &std::path::Path,
+) -> Result<Finished, RunError> {
+    let (table, attempt) = fetch.download_published(name, path).await?;
+    Ok(Finished {
+        stats: SourceStats::default(),
+        table,
+        staged: None,
+        borrowed: Some(attempt),
+    })
 }

@@ -3,7 +3,9 @@
 //! fetches, `step.rs` transforms, checks, writes and saves the state.
 
 mod extract;
+mod finish;
 mod plan;
+mod shard;
 mod step;
 
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ pub use plan::{Plan, RunOptions};
 
 use crate::error::{RunError, RunFailure};
 use crate::pipeline::Pipeline;
+use crate::shard::Mode;
 use crate::state::{State, StateError, TableState};
 use step::{Done, Step};
 
@@ -68,6 +71,8 @@ pub struct RunReport {
     pub skipped: Vec<String>,
     /// The checks that passed, `table: check` (`engagement: unique user_id`).
     pub checks: Vec<String>,
+    /// A shard of a sharded run: where its manifest is, and what comes next.
+    pub staged: Option<String>,
 }
 
 /// A run's identity and clock, fixed at its start.
@@ -131,6 +136,16 @@ pub async fn run(
     let started = Instant::now();
     let span = info_span!("run", pipeline = %pipeline.name, run_id = %clock.run_id);
     let _enter = span.enter();
+    match plan.sharding.as_ref().map(|s| (s, s.mode)) {
+        Some((sharding, Mode::Shard(shard))) => {
+            return shard::run_shard(pipeline, clock, cancel, plan, progress, sharding, shard)
+                .await;
+        }
+        Some((sharding, Mode::Finish)) => {
+            return finish::finish(pipeline, clock, cancel, plan, sharding).await;
+        }
+        None => {}
+    }
     let staging = tempfile::Builder::new()
         .prefix(&format!("etl-{}-", pipeline.name))
         .tempdir()
@@ -141,16 +156,45 @@ pub async fn run(
     check_destinations(pipeline, clock, plan).await?;
 
     let fetching = Instant::now();
-    let (stats, tables) = extract::extract_all(
+    let extracted = extract::extract_all(
         pipeline,
         staging.path().to_owned(),
         cancel,
         &plan.sources,
         &windows,
         progress,
+        None,
     )
     .await?;
-    let fetch = fetching.elapsed();
+    let report = deliver(
+        pipeline,
+        clock,
+        cancel,
+        plan,
+        previous,
+        extracted.stats,
+        extracted.tables,
+        (started, fetching.elapsed()),
+    )
+    .await;
+    drop(staging);
+    report
+}
+
+/// The end of a run over staged tables: transforms, checks, sinks, merged tables and state
+/// (on a blocking thread), then the report. `times`: when the run started, how long it
+/// fetched.
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    pipeline: &Pipeline,
+    clock: &RunClock,
+    cancel: &Cancel,
+    plan: &Plan,
+    previous: Option<State>,
+    stats: Vec<(String, SourceStats)>,
+    tables: Vec<Option<etl_source::StagedTable>>,
+    (started, fetch): (Instant, Duration),
+) -> Result<RunReport, RunFailure> {
     let done = {
         let step = Step {
             pipeline: pipeline.clone(),
@@ -180,7 +224,6 @@ pub async fn run(
                 placed: e.placed,
             })?
     };
-    drop(staging);
     log_timings(&stats, fetch, &done);
     Ok(RunReport {
         pipeline: pipeline.name.clone(),
@@ -199,6 +242,7 @@ pub async fn run(
         state: done.state,
         state_note: done.state_note,
         checks: done.checks,
+        staged: None,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub save_state: bool,
     /// `--only`: run these sources, and the transforms and sinks that need nothing else.
     pub only: Vec<String>,
+    /// `--shard K/N` or `--finish`, with `--run-id` and `--stage`.
+    pub sharding: Option<crate::shard::Sharding>,
 }
 
 impl Default for RunOptions {
@@ -31,6 +33,7 @@ impl Default for RunOptions {
             until: None,
             save_state: false,
             only: Vec::new(),
+            sharding: None,
         }
     }
 }
@@ -47,6 +50,7 @@ pub struct Plan {
     pub(crate) until: Option<Cursor>,
     pub(crate) save_state: bool,
     pub(crate) root: PathBuf,
+    pub(crate) sharding: Option<crate::shard::Sharding>,
 }
 
 /// What runs when only some sources do.
@@ -60,6 +64,13 @@ impl RunOptions {
     /// Checks the options against `pipeline` (no network, no state read): unknown sources,
     /// a child without its parent, unreadable `--since`/`--until`.
     pub fn plan(&self, pipeline: &Pipeline) -> Result<Plan, CliError> {
+        if self.sharding.is_some() && !self.only.is_empty() {
+            return Err(CliError::Usage(
+                "--only does not go with --shard or --finish: every shard fetches its share of \
+                 every source, and the finish needs them all"
+                    .to_owned(),
+            ));
+        }
         let sources = self.selected_sources(pipeline)?;
         let Selection {
             transforms,
@@ -76,6 +87,7 @@ impl RunOptions {
             until,
             save_state: self.save_state || (since.is_none() && until.is_none()),
             root: self.root.clone(),
+            sharding: self.sharding.clone(),
         })
     }
 

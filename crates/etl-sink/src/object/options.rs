@@ -91,7 +91,7 @@ impl S3Options {
 
     /// A client for `bucket`, and where it sends requests (for messages). Fails when the
     /// settings cannot work, e.g. a plain `http://` endpoint not allowed.
-    pub(crate) fn store(&self, bucket: &str) -> Result<(Arc<dyn ObjectStore>, String), String> {
+    pub fn store(&self, bucket: &str) -> Result<(Arc<dyn ObjectStore>, String), String> {
         let env = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         let b = self.builder(bucket, env);

@@ -1,0 +1,377 @@
+//! Sharded runs: one pipeline fetched by N processes (`etl run FILE --shard K/N --run-id ID
+//! --stage URL`), put together by one more (`--finish`).
+//!
+//! Sources without `for_each` are fetched by shard 0 only. A `for_each` source whose parent is
+//! such a source is **split**: each shard fetches the parents whose key hashes to it
+//! ([`Shard::owns`]); shard 0 publishes the parent's records on the stage as soon as they are
+//! staged, and the other shards wait for them. A `for_each` below a split source **follows**
+//! it: each shard fetches it for its own share of parents. Each shard uploads its parts under
+//! `ID/shard-K/ATTEMPT/` and writes `ID/shard-K/manifest.json` last; a rerun writes a new
+//! attempt and replaces the manifest (one PUT: the finish sees the old attempt or the new
+//! one, never a mix), then deletes the old attempt. The finish checks every manifest, reads
+//! the parts against their sha256, and runs transforms, checks and sinks as one run does.
+//! Rate limits are divided between the shards unless `per_shard: true`.
+
+mod manifest;
+mod stage;
+
+use std::path::Path;
+use std::time::Duration;
+
+use etl_source::{Shard, SourceStats, StagedTable};
+
+use crate::error::RunError;
+use crate::pipeline::Pipeline;
+
+pub(crate) use manifest::{FailedNote, ShardManifest, StagedSource, merge_stats};
+pub(crate) use stage::Stage;
+
+/// A sharded run as the command line gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sharding {
+    /// The run the shards and the finish share.
+    pub run_id: String,
+    /// `--stage` as given.
+    pub stage: String,
+    pub mode: Mode,
+    /// `--wait`: how long a shard waits for shard 0's records, and the finish for the shards.
+    pub wait: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Shard(Shard),
+    Finish,
+}
+
+/// How long a shard waits for what shard 0 fetches for it, without `--wait`.
+pub(crate) const SHARD_WAIT: Duration = Duration::from_secs(3600);
+
+/// `K/N`: shard K (from 0) of N.
+pub(crate) fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || {
+        format!(
+            "--shard `{text}`: expected K/N, shard K (from 0) of N, e.g. `--shard 0/4` ... `--shard 3/4`"
+        )
+    };
+    let (k, n) = text.trim().split_once('/').ok_or_else(bad)?;
+    let index: u32 = k.trim().parse().map_err(|_| bad())?;
+    let count: u32 = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || count > 4096 {
+        return Err(format!("--shard `{text}`: N must be between 1 and 4096"));
+    }
+    if index >= count {
+        return Err(format!(
+            "--shard `{text}`: K counts from 0, so the shards of {count} are 0/{count} to {}/{count}",
+            count - 1
+        ));
+    }
+    Ok(Shard { index, count })
+}
+
+/// A run id usable as a folder of the stage: letters, digits, `.`, `_` and `-`, 1 to 128.
+pub(crate) fn check_run_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--run-id `{id}`: use 1 to 128 letters, digits, `.`, `_` or `-` (e.g. the \
+             scheduler's run id or `$(date +%Y%m%d)`); every shard and the finish take the same"
+        ))
+    }
+}
+
+/// What a source is in a sharded run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Fetched by shard 0 only (no `for_each`).
+    Once,
+    /// `for_each` over a source fetched once: its parents are split between the shards.
+    Split,
+    /// `for_each` over a split (or following) source: each shard over its own parents.
+    Follows,
+}
+
+impl Role {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Role::Once => "fetched by shard 0",
+            Role::Split => "parents split between shards",
+            Role::Follows => "each shard over its own parents",
+        }
+    }
+}
+
+/// The role of every source, in order.
+pub(crate) fn roles(pipeline: &Pipeline) -> Vec<Role> {
+    let sources = &pipeline.sources;
+    let mut roles: Vec<Option<Role>> = vec![None; sources.len()];
+    // Parents are resolved before their children; a validated pipeline has no cycle.
+    for _ in 0..=sources.len() {
+        for (i, s) in sources.iter().enumerate() {
+            if roles[i].is_some() {
+                continue;
+            }
+            roles[i] = match &s.for_each {
+                None => Some(Role::Once),
+                Some(each) => match sources.iter().position(|p| p.name == each.source) {
+                    Some(p) => match roles[p] {
+                        Some(Role::Once) => Some(Role::Split),
+                        Some(_) => Some(Role::Follows),
+                        None => None,
+                    },
+                    None => Some(Role::Once),
+                },
+            };
+        }
+    }
+    roles.into_iter().map(|r| r.unwrap_or(Role::Once)).collect()
+}
+
+/// Per source: whether other shards split over its records (shard 0 publishes them).
+pub(crate) fn shared(pipeline: &Pipeline, roles: &[Role]) -> Vec<bool> {
+    pipeline
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            roles[i] == Role::Once
+                && pipeline.sources.iter().zip(roles).any(|(c, r)| {
+                    *r == Role::Split && c.for_each.as_ref().is_some_and(|e| e.source == s.name)
+                })
+        })
+        .collect()
+}
+
+/// The pipeline as shard `shard` runs it: split sources take only their share of parents,
+/// every rate limit its share of the budget, and a source may come back empty from one shard
+/// (whether it is empty is for the finish to say, over every shard).
+pub(crate) fn for_shard(pipeline: &Pipeline, shard: Shard, roles: &[Role]) -> Pipeline {
+    let mut local = pipeline.clone();
+    for (source, role) in local.sources.iter_mut().zip(roles) {
+        source.rate_limit = source.rate_limit.map(|r| r.shared_by(shard.count));
+        if *role == Role::Split {
+            source.shard = Some(shard);
+        }
+        if *role != Role::Once {
+            source.allow_empty = true;
+        }
+    }
+    local
+}
+
+/// Where things are on the stage.
+pub(crate) fn shard_dir(run_id: &str, shard: u32) -> String {
+    format!("{run_id}/shard-{shard}")
+}
+
+pub(crate) fn manifest_key(run_id: &str, shard: u32) -> String {
+    format!("{}/manifest.json", shard_dir(run_id, shard))
+}
+
+pub(crate) fn failed_key(run_id: &str, shard: u32) -> String {
+    format!("{}/failed.json", shard_dir(run_id, shard))
+}
+
+pub(crate) fn published_key(run_id: &str, source: &str) -> String {
+    format!("{}/published/{source}.json", shard_dir(run_id, 0))
+}
+
+/// The state shards start from: the finish publishes it here after saving it.
+pub(crate) fn state_key(pipeline: &str) -> String {
+    format!("state/{pipeline}.json")
+}
+
+/// What a shard needs while it fetches: where to upload, what to wait for.
+#[derive(Debug)]
+pub(crate) struct ShardFetch {
+    pub(crate) stage: Stage,
+    pub(crate) shard: Shard,
+    pub(crate) run_id: String,
+    pub(crate) attempt: String,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) roles: Vec<Role>,
+    pub(crate) shared: Vec<bool>,
+    pub(crate) wait: Duration,
+}
+
+impl ShardFetch {
+    /// Whether source `index` is taken from shard 0 here: a source other shards split over,
+    /// in a shard other than 0, for a split child this run fetches.
+    pub(crate) fn borrows(&self, index: usize, selected: &[bool]) -> bool {
+        let name = &self.pipeline.sources[index].name;
+        self.shard.index != 0
+            && self.shared[index]
+            && self.pipeline.sources.iter().enumerate().any(|(c, s)| {
+                selected[c]
+                    && self.roles[c] == Role::Split
+                    && s.for_each.as_ref().is_some_and(|e| &e.source == name)
+            })
+    }
+
+    /// Uploads a staged source under this attempt; shard 0 publishes it if others split it.
+    pub(crate) async fn upload(
+        &self,
+        index: usize,
+        name: &str,
+        stats: &SourceStats,
+        table: &StagedTable,
+    ) -> Result<StagedSource, RunError> {
+        let dir = format!(
+            "{}/{}",
+            shard_dir(&self.run_id, self.shard.index),
+            self.attempt
+        );
+        let mut parts = Vec::new();
+        for path in &table.parts {
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let key = format!("{dir}/{file}");
+            let (bytes, sha256) = self
+                .stage
+                .put_file(&key, path)
+                .await
+                .map_err(RunError::Shard)?;
+            parts.push(manifest::PartEntry { key, bytes, sha256 });
+        }
+        let staged = StagedSource {
+            source: name.to_owned(),
+            rows: table.rows,
+            columns: table.columns.clone(),
+            parts,
+            stats: stats.into(),
+            attempt: self.attempt.clone(),
+        };
+        if self.shard.index == 0 && self.shared[index] {
+            let json =
+                serde_json::to_vec_pretty(&staged).map_err(|e| RunError::Shard(e.to_string()))?;
+            self.stage
+                .put(&published_key(&self.run_id, name), json)
+                .await
+                .map_err(RunError::Shard)?;
+        }
+        Ok(staged)
+    }
+
+    /// Waits (up to `wait`) for shard 0 to publish `name`, and downloads its parts beside
+    /// `path`: the table and shard 0's attempt.
+    pub(crate) async fn download_published(
+        &self,
+        name: &str,
+        path: &Path,
+    ) -> Result<(StagedTable, String), RunError> {
+        let key = published_key(&self.run_id, name);
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let mut pause = Duration::from_millis(200);
+        let staged: StagedSource = loop {
+            if let Some(bytes) = self.stage.get(&key).await.map_err(RunError::Shard)? {
+                break serde_json::from_slice(&bytes).map_err(|e| {
+                    RunError::Shard(format!("`{}` is not readable: {e}", self.stage.show(&key)))
+                })?;
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(RunError::Shard(format!(
+                    "shard {} needs the records of `{name}`, which shard 0 fetches for every \
+                     shard, and they did not appear at `{}` within {}; run shard 0 of run `{}` \
+                     (before or beside this one), or give it longer with --wait",
+                    self.shard,
+                    self.stage.show(&key),
+                    etl_source::HumanDuration(self.wait),
+                    self.run_id
+                )));
+            }
+            tracing::info!(source = name, at = %self.stage.show(&key), "Waiting for shard 0 to stage it.");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        };
+        let mut paths = Vec::new();
+        for (n, part) in staged.parts.iter().enumerate() {
+            let local = path.with_extension(format!("shard0.{}.parquet", n + 1));
+            self.stage
+                .get_file(&part.key, &local, part.bytes, &part.sha256)
+                .await
+                .map_err(|e| {
+                    RunError::Shard(format!(
+                        "the records of `{name}` staged by shard 0: {e}; shard 0 may have been \
+                         rerun meanwhile: run this shard again"
+                    ))
+                })?;
+            paths.push(local);
+        }
+        Ok((staged.table(paths), staged.attempt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use etl_source::RateLimitSpec;
+
+    use super::*;
+
+    /// users, posts (for_each users), comments (for_each posts), tags (for_each users),
+    /// and a rate limit.
+    fn pipeline() -> (tempfile::TempDir, Pipeline) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        let text = "version: 1\nhttp: { base_url: http://127.0.0.1:9, rate_limit: { requests: 100, burst: 8 } }\nsources:\n  comments: { endpoint: \"/posts/{id}/comments\", for_each: { source: posts, key: id } }\n  users: { endpoint: /users }\n  posts: { endpoint: \"/users/{id}/posts\", for_each: { source: users, key: id } }\n  tags: { endpoint: /tags }\nsinks:\n  out: { from: users, format: csv, path: out.csv }\n";
+        std::fs::write(&path, text).unwrap();
+        let pipeline = Pipeline::load(&path, &|_| None, &[]).unwrap();
+        (dir, pipeline)
+    }
+
+    #[test]
+    fn the_first_fan_out_is_split_and_what_hangs_below_it_follows() {
+        let (_dir, p) = pipeline();
+        let roles = roles(&p);
+        // comments (declared first) follows posts, which is split over users.
+        assert_eq!(
+            roles,
+            vec![Role::Follows, Role::Once, Role::Split, Role::Once]
+        );
+        assert_eq!(shared(&p, &roles), vec![false, true, false, false]);
+        let shard = Shard { index: 2, count: 4 };
+        let local = for_shard(&p, shard, &roles);
+        let posts = &local.sources[2];
+        assert_eq!(posts.shard, Some(shard));
+        assert!(posts.allow_empty && local.sources[0].allow_empty);
+        assert_eq!(local.sources[0].shard, None);
+        assert!(!local.sources[1].allow_empty);
+        // Four shards share the budget: 100 requests per 4 s each, bursts of 2.
+        let r: RateLimitSpec = local.sources[1].rate_limit.unwrap();
+        assert_eq!(
+            (r.requests, r.per.0, r.burst),
+            (100, Duration::from_secs(4), Some(2))
+        );
+    }
+
+    #[test]
+    fn shard_numbers_and_run_ids_are_checked() {
+        assert_eq!(parse_shard("3/4"), Ok(Shard { index: 3, count: 4 }));
+        assert_eq!(parse_shard("0/1"), Ok(Shard { index: 0, count: 1 }));
+        assert!(parse_shard("4/4").unwrap_err().contains("0/4 to 3/4"));
+        assert!(
+            parse_shard("1/0")
+                .unwrap_err()
+                .contains("between 1 and 4096")
+        );
+        for bad in ["4", "a/4", "-1/4", "1/4/5", ""] {
+            assert!(
+                parse_shard(bad).unwrap_err().contains("expected K/N"),
+                "{bad}"
+            );
+        }
+        assert!(check_run_id("2026-12-05_nightly.1").is_ok());
+        for bad in ["", "..", "a/b", "a b", &"x".repeat(129)] {
+            assert!(check_run_id(bad).is_err(), "{bad}");
+        }
+    }
+}
