@@ -418,7 +418,7 @@ fn a_run_killed_during_the_load_leaves_the_previous_table() {
 }
 
 /// The S3-compatible server `scripts/services.sh` started, as `AWS_*` variables for `etl`.
-fn s3_env() -> (Vec<(String, String)>, String, std::path::PathBuf) {
+pub(crate) fn s3_env() -> (Vec<(String, String)>, String, std::path::PathBuf) {
     let var = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| {
             panic!(

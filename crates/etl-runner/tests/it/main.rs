@@ -13,6 +13,7 @@ mod runs;
 mod schema;
 mod secrets;
 mod shapes;
+mod shards;
 mod signals;
 mod tls;
 mod transforms;
