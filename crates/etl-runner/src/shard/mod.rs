@@ -48,7 +48,7 @@ pub enum Mode {
 pub(crate) const SHARD_WAIT: Duration = Duration::from_secs(3600);
 
 /// `K/N`: shard K (from 0) of N.
-pub(crate) fn parse_shard(text: &str) -> Result<Shard, String> {
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
     let bad = || {
         format!(
             "--shard `{text}`: expected K/N, shard K (from 0) of N, e.g. `--shard 0/4` ... `--shard 3/4`"
@@ -70,7 +70,7 @@ pub(crate) fn parse_shard(text: &str) -> Result<Shard, String> {
 }
 
 /// A run id usable as a folder of the stage: letters, digits, `.`, `_` and `-`, 1 to 128.
-pub(crate) fn check_run_id(id: &str) -> Result<(), String> {
+pub fn check_run_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id != "."
@@ -103,8 +103,8 @@ impl Role {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Role::Once => "fetched by shard 0",
-            Role::Split => "parents split between shards",
-            Role::Follows => "each shard over its own parents",
+            Role::Split => "split between shards by its parent's key",
+            Role::Follows => "fetched by each shard for its own parent records",
         }
     }
 }

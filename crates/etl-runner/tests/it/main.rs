@@ -10,6 +10,7 @@ mod incremental;
 mod progress;
 mod recipes;
 mod runs;
+mod scale_out;
 mod schema;
 mod secrets;
 mod shapes;
