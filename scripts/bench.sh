@@ -140,6 +140,50 @@ parent_pages=$(awk '$1 == "users" || $1 == "posts" { n += $2 } END { print n }' 
 bound=$(awk -v c="$child_requests" -v p="$parent_pages" 'BEGIN { printf "%.3f", c * 0.005 / 8 + p * 0.005 }')
 row "children of posts, 5 ms, c=8" "$records" "$wall" "$rss" "$bound" "$(timings children)"
 
+# 3b. The same children, fetched by 1, 2 and 4 shard processes on this machine (`--shard K/N`,
+#     a local stage, then `--finish`), beside one plain process, on the medium fixture set
+#     whatever BENCH_SCALE (20,000 posts: 20,000 child series): time from the first shard's
+#     start to the finish's end, and every request the server saw (its /__stats).
+medium=$target/bench/fixtures-medium
+if [ ! -s "$medium/comments.json" ]; then
+  echo "bench: generating the medium fixture set in $medium"
+  "$bin/etl-mockapi" generate-jsonplaceholder --scale medium --out "$medium"
+fi
+start_mock shards --fixtures "$medium" --latency-ms 5
+shards_url=$url
+served() { curl -sS "$shards_url/__stats" | sed -n 's/^{"requests":\([0-9]*\).*/\1/p'; }
+dir=$work/shards
+mkdir -p "$dir"
+sed -e "s|^  base_url: .*|  base_url: \"$shards_url\"|" -e '/^name:/s/.*/name: children_shards/' \
+  -e 's|path: "reports/{pipeline}.csv"|path: "reports/{pipeline}_{run_id}.csv"|' "$work/children/p.yaml" >"$dir/p.yaml"
+grep -q "$shards_url" "$dir/p.yaml" && grep -q '{run_id}.csv' "$dir/p.yaml" ||
+  { echo "bench: could not point the children pipeline at the shards' server" >&2; exit 1; }
+for n in 0 1 2 4; do
+  before=$(served)
+  start=$(date +%s.%N)
+  if [ "$n" = 0 ]; then
+    (cd "$dir" && "$bin/etl" -q run p.yaml --set "sinks.report.path=reports/{pipeline}_single.csv")
+    report=$dir/reports/children_shards_single.csv
+    what="children, medium, one process"
+  else
+    # xargs exits non-zero if any shard failed.
+    (cd "$dir" && seq 0 $((n - 1)) | xargs -P "$n" -I{} "$bin/etl" -q run p.yaml --shard "{}/$n" --run-id "n$n" --stage "$dir/stage")
+    fetched=$(date +%s.%N)
+    (cd "$dir" && "$bin/etl" -q run p.yaml --finish --run-id "n$n" --stage "$dir/stage")
+    report=$dir/reports/children_shards_n$n.csv
+    what="children, medium, $n shard(s) + finish"
+    finish_s=$(awk -v a="$fetched" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  fi
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  requests=$(($(served) - before))
+  "$bin/etl-mockapi" check-engagement --fixtures "$medium" --report "$report" >"$work/check_shards_$n" ||
+    { cat "$work/check_shards_$n" >&2; exit 1; }
+  records=$(awk 'NR > 1 { n++ } END { print n }' "$report")
+  note="$requests requests"
+  [ "$n" = 0 ] || note="$note; the finish took ${finish_s}s of it"
+  row "$what" "$records" "$wall" "" 0 "$note (records: report rows)"
+done
+
 # 4. Every comment into PostgreSQL (the server scripts/services.sh started), beside `psql \copy`
 #    of the same rows as CSV: the load alone (etl's write time) against the copy alone.
 if [ -n "${ETL_TEST_POSTGRES_URL:-}" ]; then
