@@ -313,3 +313,123 @@ async fn publish_state(stage: &Stage, pipeline: &Pipeline, path: &std::path::Pat
         warn!(error = %e, "The state is saved but could not be published for the next run's shards.");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::StagedSource;
+
+    fn pipeline(dir: &std::path::Path) -> Pipeline {
+        let path = dir.join("p.yaml");
+        let text = "version: 1\nname: p\nhttp: { base_url: http://127.0.0.1:9 }\nsources:\n  posts: { endpoint: /posts }\n  comments: { endpoint: \"/posts/{id}/comments\", for_each: { source: posts, key: id } }\nsinks:\n  out: { from: comments, format: csv, path: out.csv }\n";
+        std::fs::write(&path, text).unwrap();
+        Pipeline::load(&path, &|_| None, &[]).unwrap()
+    }
+
+    fn manifest(p: &Pipeline, shard: u32, shards: u32) -> ShardManifest {
+        ShardManifest {
+            etl_version: "0".to_owned(),
+            pipeline: p.name.clone(),
+            pipeline_sha256: pipeline_sha256(p),
+            run_id: "r".to_owned(),
+            shard,
+            shards,
+            attempt: format!("a{shard}"),
+            started_at: String::new(),
+            finished_at: String::new(),
+            sources: vec![StagedSource {
+                source: if shard == 0 { "posts" } else { "comments" }.to_owned(),
+                rows: 0,
+                columns: Vec::new(),
+                parts: Vec::new(),
+                stats: crate::shard::manifest::StatsEntry::default(),
+                attempt: format!("a{shard}"),
+            }],
+            parents_from: if shard == 0 {
+                BTreeMap::new()
+            } else {
+                [("posts".to_owned(), "a0".to_owned())].into()
+            },
+        }
+    }
+
+    async fn put(stage: &Stage, key: &str, value: &impl serde::Serialize) {
+        stage
+            .put(key, serde_json::to_vec(value).unwrap())
+            .await
+            .unwrap();
+    }
+
+    async fn check(stage: &Stage, p: &Pipeline) -> Result<usize, String> {
+        match check_shards(stage, p, "r", "STAGE").await {
+            Ok(all) => Ok(all.len()),
+            Err(Missing::NotYet(e) | Missing::Fatal(e)) => Err(e),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_finish_names_the_shard_that_is_missing_failed_or_out_of_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        let stage = Stage::open(dir.path().join("stage").to_str().unwrap()).unwrap();
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.starts_with("no shard of run `r` has staged anything"),
+            "{err}"
+        );
+        put(&stage, "r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        put(&stage, "r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.starts_with("shard 1 of 3 of run `r` has not finished: there is no `"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("--shard 1/3 --run-id r --stage STAGE"),
+            "{err}"
+        );
+        let failed = FailedNote {
+            shard: 1,
+            shards: 3,
+            attempt: "x".to_owned(),
+            finished_at: "2026-12-05T02:00:00Z".to_owned(),
+            error: "source `comments` failed: HTTP 500".to_owned(),
+        };
+        put(&stage, "r/shard-1/failed.json", &failed).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.starts_with(
+                "shard 1 of 3 of run `r` failed (2026-12-05T02:00:00Z): source `comments` \
+                 failed: HTTP 500; run it again"
+            ),
+            "{err}"
+        );
+        put(&stage, "r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
+        assert_eq!(check(&stage, &p).await, Ok(3));
+        // Shard 0 run again after shard 2 split over its records.
+        let mut zero = manifest(&p, 0, 3);
+        zero.sources[0].attempt = "b0".to_owned();
+        put(&stage, "r/shard-0/manifest.json", &zero).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.contains("shard 0 was run again since (attempt b0); run shard 1 again"),
+            "{err}"
+        );
+        put(&stage, "r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        // Another count, another pipeline file.
+        put(&stage, "r/shard-2/manifest.json", &manifest(&p, 2, 4)).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.contains("disagree on how many they are (3 and 4, shard 2)"),
+            "{err}"
+        );
+        let mut other = manifest(&p, 2, 3);
+        other.pipeline_sha256 = "0".repeat(64);
+        put(&stage, "r/shard-2/manifest.json", &other).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.starts_with("shard 2 of run `r` ran another pipeline file"),
+            "{err}"
+        );
+    }
+}

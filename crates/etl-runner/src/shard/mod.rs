@@ -12,7 +12,7 @@
 //! the parts against their sha256, and runs transforms, checks and sinks as one run does.
 //! Rate limits are divided between the shards unless `per_shard: true`.
 
-mod manifest;
+pub(crate) mod manifest;
 mod stage;
 
 use std::path::Path;
