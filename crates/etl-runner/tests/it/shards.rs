@@ -81,8 +81,19 @@ fn report(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("reports/engagement_per_post.csv")).unwrap()
 }
 
-#[test]
-fn four_shards_over_object_storage_give_the_report_of_one_process() {
+/// 2,000 posts served under a rate limit; the S3 stage; a working folder with the pipeline.
+struct Setup {
+    data: tempfile::TempDir,
+    api: MockServer,
+    env: Vec<(String, String)>,
+    bucket: String,
+    s3_data: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    prefix: String,
+    stage: String,
+}
+
+fn setup() -> Setup {
     let data = tempfile::tempdir().unwrap();
     let scale = Scale {
         users: 150,
@@ -111,7 +122,30 @@ fn four_shards_over_object_storage_give_the_report_of_one_process() {
     std::fs::write(dir.path().join("p.yaml"), pipeline()).unwrap();
     let prefix = format!("shards-{}", std::process::id());
     let stage = format!("s3://{bucket}/{prefix}");
+    Setup {
+        data,
+        api,
+        env,
+        bucket,
+        s3_data,
+        dir,
+        prefix,
+        stage,
+    }
+}
 
+#[test]
+fn four_shards_over_object_storage_give_the_report_of_one_process() {
+    let Setup {
+        data,
+        api,
+        env,
+        bucket,
+        s3_data,
+        dir,
+        prefix,
+        stage,
+    } = setup();
     // One process, for the report to compare with.
     let one = run(dir.path(), &["--run-id", "x"], &env);
     assert_eq!(one.code, 2, "{}", one.stderr);
