@@ -51,7 +51,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run a pipeline: fetch every source, run the transforms, write every sink.
     #[command(
-        after_help = "Example:\n  API_BASE_URL=http://127.0.0.1:8080 etl run pipelines/engagement.yaml\n\nExit codes: 0 ok, 1 the run failed, 2 usage or config error, 75 already running,\n130/143 interrupted by SIGINT/SIGTERM."
+        after_help = "Example:\n  API_BASE_URL=http://127.0.0.1:8080 etl run pipelines/engagement.yaml\n\nAs 4 shards, then the finish (docs/scale-out.md):\n  etl run FILE --shard 0/4 --run-id 20261205 --stage s3://bucket/etl   (... 3/4)\n  etl run FILE --finish --run-id 20261205 --stage s3://bucket/etl\n\nExit codes: 0 ok, 1 the run failed, 2 usage or config error, 75 already running,\n130/143 interrupted by SIGINT/SIGTERM."
     )]
     Run {
         /// The pipeline file. Paths inside it are relative to the working directory.

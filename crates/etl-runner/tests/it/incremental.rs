@@ -820,3 +820,103 @@ fn only_does_not_move_a_cursor_past_records_that_reached_no_output() {
     );
     assert!(recent["records"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
+    let api = shop();
+    let dir = tempfile::tempdir().unwrap();
+    daily_sales(
+        dir.path(),
+        &[
+            ("  rate_limit: { requests: 20, per: 1s, burst: 5 }\n", ""),
+            (
+                "transforms:",
+                "  details:\n    endpoint: /orders/{id}\n    records: \".\"\n    for_each: { source: orders, key: id }\n    \
+                 concurrency: 8\n    params: { changed_since: \"{since}\" }\n    incremental:\n      \
+                 cursor_field: updated_at\n      initial: \"2026-01-01T00:00:00Z\"\n      lookback: 1h\n\n\
+                 transforms:",
+            ),
+        ],
+    );
+    let stage = dir.path().join("stage");
+    let stage = stage.to_str().unwrap();
+    let sharded = |run_id: &str| {
+        for k in 0..2 {
+            let shard = format!("{k}/2");
+            let out = run(
+                dir.path(),
+                &api,
+                &["--shard", &shard, "--run-id", run_id, "--stage", stage],
+            );
+            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        }
+    };
+    let finish = |run_id: &str| {
+        let out = run(
+            dir.path(),
+            &api,
+            &["--finish", "--run-id", run_id, "--stage", stage],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    };
+    let state_path = dir.path().join(".etl/state/daily_sales.json");
+    sharded("one");
+    assert!(!state_path.exists(), "a shard saved the state");
+    finish("one");
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let parents = state["sources"]["details"]["parents"].as_object().unwrap();
+    assert_eq!(parents.len(), 2000, "both shards' parents");
+    // The finish published the state the next run's shards start from.
+    let published = std::fs::read(dir.path().join("stage/state/daily_sales.json")).unwrap();
+    assert_eq!(published, std::fs::read(&state_path).unwrap());
+
+    api.update_order(3, json!({"status": "refunded"})).unwrap();
+    api.add_orders(vec![
+        json!({"id": 5001, "customer_id": 1, "status": "paid", "total": 1.5,
+                                "currency": "EUR", "created_at": "2026-11-02T10:00:00Z"}),
+    ])
+    .unwrap();
+    let seen = api.stats().targets.len();
+    let before = std::fs::read(&state_path).unwrap();
+    sharded("two");
+    assert_eq!(
+        std::fs::read(&state_path).unwrap(),
+        before,
+        "the shards moved the state"
+    );
+    let details: Vec<String> = api
+        .stats()
+        .targets
+        .iter()
+        .skip(seen)
+        .filter(|t| t.starts_with("/orders/"))
+        .cloned()
+        .collect();
+    // Each shard started its parents from their own stored cursors, less the lookback.
+    assert!(!details.is_empty() && details.len() < 30, "{details:?}");
+    let order3 = etl_source::Cursor::parse("2026-01-01T00:00:00Z").unwrap();
+    assert!(
+        details.contains(&format!("/orders/5001?changed_since={order3}")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("/orders/3?changed_since=2026-")),
+        "{details:?}"
+    );
+    finish("two");
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let now3 = api.orders().into_iter().find(|o| o["id"] == 3).unwrap();
+    assert_eq!(
+        state["sources"]["details"]["parents"]["3"],
+        now3["updated_at"]
+    );
+    assert_eq!(
+        state["sources"]["details"]["parents"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2001
+    );
+}
