@@ -48,11 +48,22 @@ pub(super) fn run(
         }
     };
     let json_logs = ctx.log_format == LogFormat::Json;
-    let display = Progress::wanted(mode, ctx.quiet, json_logs).then(|| {
+    // A finish fetches nothing; a shard other than 0 fetches only the `for_each` sources.
+    let fetched: Vec<bool> = match plan.sharding.as_ref().map(|s| s.mode) {
+        None => plan.sources.clone(),
+        Some(Mode::Finish) => vec![false; plan.sources.len()],
+        Some(Mode::Shard(k)) => shard::roles(&pipeline)
+            .iter()
+            .zip(&plan.sources)
+            .map(|(role, on)| *on && (k.index == 0 || *role != shard::Role::Once))
+            .collect(),
+    };
+    let wanted = Progress::wanted(mode, ctx.quiet, json_logs) && fetched.contains(&true);
+    let display = wanted.then(|| {
         let sources: Vec<(String, Option<String>)> = pipeline
             .sources
             .iter()
-            .zip(&plan.sources)
+            .zip(&fetched)
             .filter(|(_, runs)| **runs)
             .map(|(s, _)| {
                 (

@@ -112,6 +112,12 @@ pub(super) async fn run_shard(
         .await;
     remove_other_attempts(&fetch).await;
     drop(staging);
+    let idle = if sources.is_empty() {
+        "this shard had nothing to fetch: no `for_each` source of this pipeline has its \
+         parents split between shards, and shard 0 fetches the others\n"
+    } else {
+        ""
+    };
     let others = if shard.count == 1 {
         String::new()
     } else {
@@ -130,7 +136,7 @@ pub(super) async fn run_shard(
         skipped: Vec::new(),
         checks: Vec::new(),
         staged: Some(format!(
-            "shard {shard} of run `{}` staged: {}\nonce this shard{others} has, put them together: etl run {} --finish --run-id {} --stage {}",
+            "{idle}shard {shard} of run `{}` staged: {}\nonce this shard{others} has, put them together: etl run {} --finish --run-id {} --stage {}",
             sharding.run_id,
             stage.show(&key),
             pipeline.file.display(),
