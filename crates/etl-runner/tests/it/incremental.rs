@@ -838,15 +838,15 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
             ),
         ],
     );
-    let stage = dir.path().join("stage");
-    let stage = stage.to_str().unwrap();
+    let stage_dir = dir.path().join("stage");
+    let stage_dir = stage_dir.to_str().unwrap();
     let sharded = |run_id: &str| {
         for k in 0..2 {
             let shard = format!("{k}/2");
             let out = run(
                 dir.path(),
                 &api,
-                &["--shard", &shard, "--run-id", run_id, "--stage", stage],
+                &["--shard", &shard, "--run-id", run_id, "--stage", stage_dir],
             );
             assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         }
@@ -855,7 +855,7 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
         let out = run(
             dir.path(),
             &api,
-            &["--finish", "--run-id", run_id, "--stage", stage],
+            &["--finish", "--run-id", run_id, "--stage", stage_dir],
         );
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     };
