@@ -111,7 +111,7 @@ impl StagedTable {
     /// Tables staged apart for one source (the shards of a sharded run, in shard order) as
     /// one: the parts one after the other, the columns in order of first appearance with
     /// their types merged. A column that turns to text only here is rewritten as text in the
-    /// parts that hold it otherwise, as [`StageWriter::finish`] does within one table.
+    /// parts that hold it otherwise, as staging does within one table.
     pub fn concat(source_name: &str, tables: Vec<StagedTable>) -> Result<StagedTable, Error> {
         let mut columns: IndexMap<String, FieldType> = IndexMap::new();
         for table in &tables {
