@@ -45,7 +45,14 @@ impl Stage {
             }
             let (store, _) = etl_sink::S3Options::default()
                 .store(bucket)
-                .map_err(|e| format!("--stage `{url}`: {e}"))?;
+                // A stage has no `s3:` keys: only the environment sets it up.
+                .map_err(|e| {
+                    let e = e.replace(
+                        "`s3.allow_http: true` (or AWS_ALLOW_HTTP=true)",
+                        "AWS_ALLOW_HTTP=true",
+                    );
+                    format!("--stage `{url}`: {e}")
+                })?;
             return Ok(Self { store, base, shown });
         }
         if url.contains("://") && !url.starts_with("file://") {
