@@ -75,9 +75,9 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Show or reset the incremental state of a pipeline (`.etl/state/`, `.etl/data/`).
+    /// Show, reset or publish the incremental state of a pipeline (`.etl/state/`, `.etl/data/`).
     #[command(
-        after_help = "Examples:\n  etl state show pipelines/daily_sales.yaml\n  etl state reset pipelines/daily_sales.yaml --source orders"
+        after_help = "Examples:\n  etl state show pipelines/daily_sales.yaml\n  etl state reset pipelines/daily_sales.yaml --source orders\n  etl state publish pipelines/daily_sales.yaml --stage s3://my-bucket/etl-stage"
     )]
     State {
         #[command(subcommand)]
@@ -182,6 +182,9 @@ pub enum StateAction {
     Show {
         /// The pipeline file.
         file: PathBuf,
+        /// Also the copy published on this stage for the shards of sharded runs.
+        #[arg(long, value_name = "URL")]
+        stage: Option<String>,
     },
     /// Forget the cursors (and merged tables): the next run starts from `initial`.
     Reset {
@@ -190,5 +193,20 @@ pub enum StateAction {
         /// Only this source.
         #[arg(long)]
         source: Option<String>,
+        /// Sharded runs: make the copy published on this stage the same (the shards start
+        /// from it).
+        #[arg(long, value_name = "URL")]
+        stage: Option<String>,
+    },
+    /// Sharded runs: publish this state on the stage, for the shards to start from.
+    ///
+    /// The finish does it after each run; this is for the first sharded run after unsharded
+    /// ones, or a state moved to another machine.
+    Publish {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The stage of the sharded runs (`s3://bucket/prefix` or a folder).
+        #[arg(long, value_name = "URL")]
+        stage: String,
     },
 }

@@ -39,6 +39,7 @@ pub use duration::{DurationError, HumanDuration};
 pub use error::Error;
 pub use extract::{Bound, CURSOR_COLUMN, Extractor, SourceStats};
 pub use incremental::{Cursor, CursorError, CursorReport, Incremental, Lookback, Window};
+pub use parents::parent_keys;
 pub use progress::{ProgressEvent, ProgressSink, WaitReason};
 pub use secret::Secret;
 pub use size::{ByteSize, SizeError};

@@ -33,6 +33,30 @@ pub(crate) struct ParentReader {
     row: u64,
 }
 
+/// The distinct parent keys `child` (a `for_each` source) fetches from `parent`'s staged
+/// records, in the order first seen: this shard's share when the source is sharded. For a
+/// sharded run's finish to check that no two shards fetched the same key.
+pub fn parent_keys(
+    child: &crate::SourceConfig,
+    parent: &StagedTable,
+) -> Result<Vec<String>, Error> {
+    let Some(each) = &child.for_each else {
+        return Ok(Vec::new());
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for p in ParentReader::open(parent, &child.name, each, &[]) {
+        let key = p?.key;
+        if child.shard.is_some_and(|s| !s.owns(&key)) {
+            continue;
+        }
+        if seen.insert(key.clone()) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
 impl ParentReader {
     pub(crate) fn open(
         table: &StagedTable,
@@ -136,5 +160,55 @@ impl Iterator for ParentReader {
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Flatten, Shard};
+    use crate::spec::{HttpSpec, SourceSpec};
+    use crate::stage::StageWriter;
+
+    #[test]
+    fn parent_keys_are_the_distinct_keys_of_this_shards_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = StageWriter::create(
+            &dir.path().join("users.parquet"),
+            "users",
+            Flatten::default(),
+            None,
+        );
+        let records: Vec<Value> = [3, 1, 3, 2, 1, 7, 11, 2]
+            .into_iter()
+            .map(|id| json!({"team": {"id": id}}))
+            .collect();
+        w.stage_values(records).unwrap();
+        let users = w.finish().unwrap();
+        let spec: SourceSpec = serde_json::from_value(
+            json!({"endpoint": "/teams/{team.id}", "for_each": {"source": "users", "key": "team.id"}}),
+        )
+        .unwrap();
+        let http = HttpSpec {
+            base_url: Some("http://127.0.0.1:9".into()),
+            ..HttpSpec::default()
+        };
+        let mut teams = crate::build("teams", &spec, &http).unwrap();
+        let all = parent_keys(&teams, &users).unwrap();
+        assert_eq!(all, ["3", "1", "2", "7", "11"]);
+        // Two shards: each key in exactly one share, each share in the order first seen.
+        let mut together = Vec::new();
+        for index in 0..2 {
+            teams.shard = Some(Shard { index, count: 2 });
+            let share = parent_keys(&teams, &users).unwrap();
+            assert!(share.iter().all(|k| teams.shard.unwrap().owns(k)));
+            together.extend(share);
+        }
+        together.sort();
+        let mut want = all.clone();
+        want.sort();
+        assert_eq!(together, want);
     }
 }

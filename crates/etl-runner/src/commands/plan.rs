@@ -102,7 +102,17 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
             .sources
             .iter()
             .zip(&roles)
-            .map(|(s, r)| format!("{} {}", s.name, r.describe()))
+            .map(|(s, r)| {
+                let caveat = if *r == crate::shard::Role::Follows
+                    && s.include_from_parent.is_empty()
+                {
+                    " (once per key in each shard: a key found in two shards' parents stops the \
+                     finish; `include_from_parent` gives each parent record its own series)"
+                } else {
+                    ""
+                };
+                format!("{} {}{caveat}", s.name, r.describe())
+            })
             .collect();
         let _ = writeln!(out, "  with --shard K/N: {}", each.join("; "));
     }

@@ -55,7 +55,7 @@ pub(super) fn run(
         Some(Mode::Shard(k)) => shard::roles(&pipeline)
             .iter()
             .zip(&plan.sources)
-            .map(|(role, on)| *on && (k.index == 0 || *role != shard::Role::Once))
+            .map(|(role, on)| *on && role.fetched_by(k))
             .collect(),
     };
     let wanted = Progress::wanted(mode, ctx.quiet, json_logs) && fetched.contains(&true);
@@ -128,6 +128,7 @@ fn sharding(args: &ShardArgs) -> Result<Option<Sharding>, CliError> {
              shard and the finish"
         )));
     };
+    crate::shard::Stage::check_url(&stage).map_err(usage)?;
     let wait = args
         .wait
         .as_deref()

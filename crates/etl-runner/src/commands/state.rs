@@ -1,4 +1,5 @@
-//! `etl state show|reset FILE`: the incremental state of a pipeline.
+//! `etl state show|reset|publish FILE`: the incremental state of a pipeline, and the copy
+//! the shards of sharded runs start from (on the stage).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,16 +8,111 @@ use crate::cli::StateAction;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::lock::RunLock;
+use crate::shard::{self, Stage};
 use crate::state::{self, State};
 
 pub(super) fn state(ctx: &Context, action: &StateAction) -> Result<ExitCode, CliError> {
     match action {
-        StateAction::Show { file } => show(ctx, file),
-        StateAction::Reset { file, source } => reset(ctx, file, source.as_deref()),
+        StateAction::Show { file, stage } => {
+            show(ctx, file)?;
+            if let Some(url) = stage {
+                show_published(file, url)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StateAction::Reset {
+            file,
+            source,
+            stage,
+        } => {
+            let stage = stage.as_deref().map(open_stage).transpose()?;
+            reset(ctx, file, source.as_deref())?;
+            if let Some(stage) = stage {
+                publish(ctx, file, &stage, true)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StateAction::Publish { file, stage } => {
+            let stage = open_stage(stage)?;
+            publish(ctx, file, &stage, false)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn show(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
+fn open_stage(url: &str) -> Result<Stage, CliError> {
+    Stage::check_url(url).map_err(CliError::Usage)?;
+    Stage::open(url).map_err(CliError::Failed)
+}
+
+/// Runs one stage request to completion.
+fn blocking<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, CliError> {
+    let runtime = crate::signals::runtime(tokio::runtime::Builder::new_current_thread())?;
+    runtime.block_on(work).map_err(CliError::Failed)
+}
+
+/// The copy of the state published on the stage.
+fn show_published(file: &Path, url: &str) -> Result<(), CliError> {
+    let stage = open_stage(url)?;
+    let name = crate::pipeline::name_of(file);
+    let key = shard::state_key(&name);
+    match blocking(stage.get(&key))? {
+        None => println!(
+            "{name}: no state published at `{}` (the next sharded run's shards start every \
+             source from `initial`)",
+            stage.show(&key)
+        ),
+        Some(bytes) => {
+            let published: State = serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::Failed(format!("`{}` is not readable: {e}", stage.show(&key)))
+            })?;
+            println!(
+                "{name}: state of run {} ({}) published at `{}`",
+                published.run_id,
+                published.updated_at,
+                stage.show(&key)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Makes the stage's copy this machine's state: published; after a reset that left no state,
+/// removed.
+fn publish(ctx: &Context, file: &Path, stage: &Stage, after_reset: bool) -> Result<(), CliError> {
+    let root = &ctx.work_dir;
+    let name = crate::pipeline::name_of(file);
+    let key = shard::state_key(&name);
+    let local = state::path(root, &name);
+    match State::load(root, &name)? {
+        Some(st) => {
+            let bytes = std::fs::read(&local)
+                .map_err(|e| CliError::Failed(format!("cannot read `{}`: {e}", local.display())))?;
+            blocking(stage.put(&key, bytes))?;
+            println!(
+                "{name}: published the state of run {} at `{}`",
+                st.run_id,
+                stage.show(&key)
+            );
+        }
+        None if after_reset => {
+            let had = blocking(stage.get(&key))?.is_some();
+            if had {
+                blocking(stage.delete(&key))?;
+                println!("{name}: removed {}", stage.show(&key));
+            }
+        }
+        None => {
+            return Err(CliError::Usage(format!(
+                "{name}: no state in `{}` to publish (no incremental run has succeeded here)",
+                local.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn show(ctx: &Context, file: &Path) -> Result<(), CliError> {
     let root = &ctx.work_dir;
     let name = crate::pipeline::name_of(file);
     let Some(state) = State::load(root, &name)? else {
@@ -24,7 +120,7 @@ fn show(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
             "{name}: no state in `{}` (no incremental run has succeeded here)",
             state::path(root, &name).display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     };
     println!(
         "{name}: state of run {} ({}), in `{}`",
@@ -48,10 +144,10 @@ fn show(ctx: &Context, file: &Path) -> Result<ExitCode, CliError> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn reset(ctx: &Context, file: &Path, source: Option<&str>) -> Result<ExitCode, CliError> {
+fn reset(ctx: &Context, file: &Path, source: Option<&str>) -> Result<(), CliError> {
     let root = &ctx.work_dir;
     let name = crate::pipeline::name_of(file);
     if let Some(s) = source {
@@ -75,5 +171,5 @@ fn reset(ctx: &Context, file: &Path, source: Option<&str>) -> Result<ExitCode, C
     for r in removed {
         println!("{name}: removed {r}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

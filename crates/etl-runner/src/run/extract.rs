@@ -20,8 +20,11 @@ pub(super) struct Extracted {
     pub(super) tables: Vec<Option<StagedTable>>,
     /// In a shard: each source this shard fetched, as uploaded to the stage.
     pub(super) staged: Vec<Option<StagedSource>>,
-    /// In a shard: each source taken from shard 0, with shard 0's attempt.
-    pub(super) borrowed: Vec<Option<String>>,
+    /// In a shard: per source, the sha256 of shard 0's publication of it, when this shard
+    /// published it (shard 0) or took it from there.
+    pub(super) publications: Vec<Option<String>>,
+    /// In a shard: per source, whether it was taken from shard 0's publication.
+    pub(super) borrowed: Vec<bool>,
 }
 
 /// What one source task ended with.
@@ -29,7 +32,8 @@ struct Finished {
     stats: SourceStats,
     table: StagedTable,
     staged: Option<StagedSource>,
-    borrowed: Option<String>,
+    publication: Option<String>,
+    borrowed: bool,
 }
 
 pub(super) async fn extract_all(
@@ -62,8 +66,8 @@ pub(super) async fn extract_all(
             }
             started[index] = true;
             let path = staging.join(format!("{index:03}-{}.parquet", source.name));
-            if !selected[index] {
-                let fetch = Arc::clone(shard.as_ref().expect("borrowed in a shard only"));
+            if let Some(fetch) = shard.as_ref().filter(|s| s.borrows(index, selected)) {
+                let fetch = Arc::clone(fetch);
                 let name = source.name.clone();
                 tasks.spawn(async move { (index, borrow(&fetch, &name, &path).await) });
                 continue;
@@ -145,6 +149,7 @@ fn assemble(
         stats: Vec::new(),
         tables: Vec::new(),
         staged: Vec::new(),
+        publications: Vec::new(),
         borrowed: Vec::new(),
     };
     for ((slot, source), index) in done.into_iter().zip(sources).zip(0..) {
@@ -158,6 +163,7 @@ fn assemble(
                 out.stats.push((source.name.clone(), stats));
                 out.tables.push(Some(f.table));
                 out.staged.push(f.staged);
+                out.publications.push(f.publication);
                 out.borrowed.push(f.borrowed);
             }
             None if !runs(index) => {
@@ -165,7 +171,8 @@ fn assemble(
                     .push((source.name.clone(), SourceStats::default()));
                 out.tables.push(None);
                 out.staged.push(None);
-                out.borrowed.push(None);
+                out.publications.push(None);
+                out.borrowed.push(false);
             }
             None => {
                 return Err(RunFailure::new(
@@ -190,29 +197,44 @@ async fn fetch(
     let (stats, table) = extractor
         .run(source, path, parent.as_ref(), Some(window))
         .await?;
-    let staged = match shard {
-        Some((fetch, index)) => Some(fetch.upload(index, &source.name, &stats, &table).await?),
-        None => None,
+    let (staged, publication) = match shard {
+        Some((fetch, index)) => {
+            let (staged, publication) = fetch.upload(index, &source.name, &stats, &table).await?;
+            (Some(staged), publication)
+        }
+        None => (None, None),
     };
     Ok(Finished {
         stats,
         table,
         staged,
-        borrowed: None,
+        publication,
+        borrowed: false,
     })
 }
 
-/// In a shard other than 0: the records of a source shard 0 fetches for every shard.
+/// The records of a source shard 0 publishes for every shard: in another shard, to split
+/// over; in shard 0 run again, as its earlier attempt published them (staged as they are,
+/// with the counts of the attempt that fetched them).
 async fn borrow(
     fetch: &ShardFetch,
     name: &str,
     path: &std::path::Path,
 ) -> Result<Finished, RunError> {
-    let (table, attempt) = fetch.download_published(name, path).await?;
+    let borrowed = fetch.download_published(name, path).await?;
+    let staged = (fetch.shard.index == 0).then(|| {
+        tracing::info!(
+            source = name,
+            attempt = %borrowed.staged.attempt,
+            "Taken as an earlier attempt of shard 0 published it: the other shards split over these records."
+        );
+        borrowed.staged
+    });
     Ok(Finished {
         stats: SourceStats::default(),
-        table,
-        staged: None,
-        borrowed: Some(attempt),
+        table: borrowed.table,
+        staged,
+        publication: Some(borrowed.sha256),
+        borrowed: true,
     })
 }

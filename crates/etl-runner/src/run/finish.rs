@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use etl_source::{SourceStats, StagedTable};
 use futures_util::StreamExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::shard::pipeline_sha256;
 use super::{Cancel, Plan, RunClock, RunReport, check_destinations, deliver};
@@ -31,13 +31,23 @@ pub(super) async fn finish(
     let manifests = wait_for_shards(&stage, pipeline, sharding, cancel)
         .await
         .map_err(|e| RunFailure::new(e, &[]))?;
+    same_state(
+        pipeline,
+        &plan.root,
+        sharding,
+        previous.as_ref(),
+        &manifests,
+    )
+    .map_err(fail)?;
+    let windows =
+        super::windows(pipeline, plan, previous.as_ref()).map_err(|e| RunFailure::new(e, &[]))?;
     check_destinations(pipeline, clock, plan).await?;
     let staging = tempfile::Builder::new()
         .prefix(&format!("etl-{}-finish-", pipeline.name))
         .tempdir()
         .map_err(|e| RunFailure::new(RunError::Staging(e), &[]))?;
     let fetching = Instant::now();
-    let (stats, tables) = gather(&stage, pipeline, plan, &manifests, staging.path())
+    let (stats, tables) = gather(&stage, pipeline, plan, &windows, &manifests, staging.path())
         .await
         .map_err(|e| RunFailure::new(e, &[]))?;
     let report = deliver(
@@ -54,9 +64,56 @@ pub(super) async fn finish(
     drop(staging);
     let report = report?;
     if let Some(path) = &report.state {
-        publish_state(&stage, pipeline, path).await;
+        publish_state(&stage, pipeline, path, &sharding.stage)
+            .await
+            .map_err(|e| RunFailure {
+                error: Box::new(RunError::Shard(e)),
+                sources: report.sources.clone(),
+                placed: report.sinks.iter().map(|(_, d)| d.describe()).collect(),
+            })?;
     }
     Ok(report)
+}
+
+/// The shards started from the state this finish moves on from: the one its last finish
+/// saved here and published on the stage, byte for byte. Another state (reset here only,
+/// another machine's, a finish of another run in between) would move cursors from records
+/// the shards did not fetch.
+fn same_state(
+    pipeline: &Pipeline,
+    root: &std::path::Path,
+    sharding: &Sharding,
+    previous: Option<&State>,
+    manifests: &[ShardManifest],
+) -> Result<(), String> {
+    let path = crate::state::path(root, &pipeline.name);
+    let here = match std::fs::read(&path) {
+        Ok(bytes) if previous.is_some() => Some(crate::digest::sha256(&bytes)),
+        _ => None,
+    };
+    let Some(m) = manifests.iter().find(|m| m.state_sha256 != here) else {
+        return Ok(());
+    };
+    let theirs = m.state_run_id.as_deref().map_or_else(
+        || "no published state (every cursor from `initial`)".to_owned(),
+        |r| format!("the state of run `{r}` published on the stage"),
+    );
+    let ours = previous.map_or_else(
+        || "no state".to_owned(),
+        |s| format!("the state of run `{}`, changed since or another", s.run_id),
+    );
+    let (file, stage) = (pipeline.file.display(), &sharding.stage);
+    Err(format!(
+        "shard {} of run `{}` started from {theirs}, but this finish has {ours} (in `{}`): it \
+         cannot move cursors on from records the shards did not fetch from them. Finish where \
+         the last sharded run finished (its state folder holds the state); or make this \
+         state the shards' with `etl state publish {file} --stage {stage}` (after a reset: \
+         `etl state reset {file} --stage {stage}`) and run the shards again under a new \
+         --run-id",
+        m.shard,
+        sharding.run_id,
+        path.display()
+    ))
 }
 
 /// Every shard's manifest, in shard order, once all are there (`--wait`), else the first
@@ -102,11 +159,13 @@ async fn check_shards(
     run_id: &str,
     url: &str,
 ) -> Result<Vec<ShardManifest>, Missing> {
-    let keys = stage.list(run_id).await.map_err(Missing::Fatal)?;
+    let layout = shard::Layout::new(&pipeline.name, run_id);
+    let run_dir = layout.run_dir();
+    let keys = stage.list(&run_dir).await.map_err(Missing::Fatal)?;
     let mut manifests: BTreeMap<u32, ShardManifest> = BTreeMap::new();
     let mut failed: BTreeMap<u32, FailedNote> = BTreeMap::new();
     for key in &keys {
-        let Some(rest) = key.strip_prefix(&format!("{run_id}/shard-")) else {
+        let Some(rest) = key.strip_prefix(&format!("{run_dir}/shard-")) else {
             continue;
         };
         let Some((_, file)) = rest.split_once('/') else {
@@ -140,7 +199,7 @@ async fn check_shards(
         return Err(Missing::NotYet(format!(
             "no shard of run `{run_id}` has staged anything at `{}`; run the shards first: \
              etl run {} --shard K/N --run-id {run_id} --stage {url}",
-            stage.show(run_id),
+            stage.show(&run_dir),
             pipeline.file.display()
         )));
     };
@@ -169,7 +228,7 @@ async fn check_shards(
         if manifests.contains_key(&k) {
             continue;
         }
-        let show = stage.show(&shard::manifest_key(run_id, k));
+        let show = stage.show(&layout.manifest(k));
         return Err(Missing::NotYet(match failed.get(&k) {
             Some(note) => format!(
                 "shard {k} of {count} of run `{run_id}` failed ({}): {}; run it again: etl run \
@@ -185,28 +244,69 @@ async fn check_shards(
             ),
         }));
     }
-    // Every shard that split over shard 0's records used the records shard 0 ended with.
-    let zero = &manifests[&0];
-    for m in manifests.values() {
-        for (source, attempt) in &m.parents_from {
-            let final_attempt = zero
-                .sources
-                .iter()
-                .find(|s| &s.source == source)
-                .map(|s| s.attempt.as_str());
-            if final_attempt != Some(attempt.as_str()) {
-                return Err(Missing::Fatal(format!(
+    let manifests: Vec<ShardManifest> = manifests.into_values().collect();
+    same_publications(&manifests, run_id).map_err(Missing::Fatal)?;
+    distinct_keys(&manifests, pipeline, run_id).map_err(Missing::Fatal)?;
+    Ok(manifests)
+}
+
+/// Every shard that split over shard 0's records read the publication shard 0's manifest
+/// names (publications are fixed for a run; a different one was deleted and made again).
+fn same_publications(manifests: &[ShardManifest], run_id: &str) -> Result<(), String> {
+    let zero = &manifests[0];
+    for m in manifests {
+        for (source, sha) in &m.parents_from {
+            let published = zero.published.get(source);
+            if published != Some(sha) {
+                return Err(format!(
                     "shard {} of run `{run_id}` split its work over the records of `{source}` \
-                     that shard 0 staged in attempt {attempt}, but shard 0 was run again since \
-                     (attempt {}); run shard {} again so that both read the same records",
+                     that shard 0 published with sha256 {sha}, but shard 0's manifest names \
+                     {}: the publication was made again since; run shard {} again so that \
+                     both read the same records",
                     m.shard,
-                    final_attempt.unwrap_or("none"),
+                    published.map_or("none", String::as_str),
                     m.shard
-                )));
+                ));
             }
         }
     }
-    Ok(manifests.into_values().collect())
+    Ok(())
+}
+
+/// No parent key was fetched by two shards: a source fetched once per distinct key, below a
+/// split source, fetches a key again in each shard whose parent records hold it (one run
+/// fetches it once), which would count its records twice.
+fn distinct_keys(
+    manifests: &[ShardManifest],
+    pipeline: &Pipeline,
+    run_id: &str,
+) -> Result<(), String> {
+    let mut owner: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for m in manifests {
+        for (source, keys) in &m.keys {
+            for key in keys {
+                let Some(first) = owner.insert((source, key), m.shard) else {
+                    continue;
+                };
+                let parent = pipeline
+                    .sources
+                    .iter()
+                    .find(|s| &s.name == source)
+                    .and_then(|s| s.for_each.as_ref())
+                    .map_or_else(String::new, |e| format!("`{}`.`{}`", e.source, e.key));
+                return Err(format!(
+                    "source `{source}` of run `{run_id}` was fetched for the key `{key}` by \
+                     shards {first} and {}: its parents' key {parent} repeats across shards, \
+                     and one run fetches it once; the records would count twice. Set \
+                     `include_from_parent` on `{source}` (each parent record then gets its own \
+                     series, in the one shard that holds it, in one run too), or run this \
+                     pipeline unsharded",
+                    m.shard
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Downloads every part and puts each source's tables together: per source, the merged
@@ -215,6 +315,7 @@ async fn gather(
     stage: &Stage,
     pipeline: &Pipeline,
     plan: &Plan,
+    windows: &[etl_source::Window],
     manifests: &[ShardManifest],
     dir: &std::path::Path,
 ) -> Result<(Vec<(String, SourceStats)>, Vec<Option<StagedTable>>), RunError> {
@@ -272,16 +373,23 @@ async fn gather(
             );
         }
         if parts_of.is_empty() {
+            let by = if roles[index] == Role::Once {
+                "shard 0 fetches it, and its manifest does not list it; run shard 0 again"
+            } else {
+                "every shard fetches its share, and no manifest lists it; run the shards again"
+            };
             return Err(RunError::Shard(format!(
-                "no shard staged source `{}` (shard 0 fetches it): shard 0's manifest does not \
-                 list it; run shard 0 again",
+                "no shard staged source `{}`: {by}",
                 source.name
             )));
         }
         let merged = merge_stats(&stats_of);
         let table = StagedTable::concat(&source.name, parts_of)?;
-        // Whether a source is empty is said over every shard (each allowed one empty share).
-        let incremental_rerun = merged.cursor.as_ref().is_some_and(|c| c.before.is_some());
+        // Whether a source is empty is said over every shard (each allowed one empty share),
+        // as one run says it: nothing new is fine once a cursor is stored or --since given.
+        let window = &windows[index];
+        let incremental_rerun = merged.cursor.as_ref().is_some_and(|c| c.before.is_some())
+            && (window.stored.is_some() || window.since.is_some());
         if roles[index] != Role::Once
             && merged.records == 0
             && !source.allow_empty
@@ -301,17 +409,29 @@ async fn gather(
     Ok((stats, tables))
 }
 
-/// Publishes the saved state for the next run's shards (a failure only warns: the shards of
-/// the next run would start from older cursors and fetch some records again).
-async fn publish_state(stage: &Stage, pipeline: &Pipeline, path: &std::path::Path) {
+/// Publishes the saved state for the next run's shards. A failure fails the run: the
+/// outputs are in place and the state saved here, but the next run's shards would start from
+/// older cursors and fetch some records again.
+async fn publish_state(
+    stage: &Stage,
+    pipeline: &Pipeline,
+    path: &std::path::Path,
+    url: &str,
+) -> Result<(), String> {
     let key = shard::state_key(&pipeline.name);
-    let result = match tokio::fs::read(path).await {
-        Ok(bytes) => stage.put(&key, bytes).await,
-        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
-    };
-    if let Err(e) = result {
-        warn!(error = %e, "The state is saved but could not be published for the next run's shards.");
-    }
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    stage.put(&key, bytes).await.map_err(|e| {
+        format!(
+            "the outputs are in place and the state is saved in `{}`, but it could not be \
+             published at `{}` for the next run's shards ({e}); publish it before the next \
+             sharded run: etl state publish {} --stage {url}",
+            path.display(),
+            stage.show(&key),
+            pipeline.file.display()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -345,11 +465,19 @@ mod tests {
                 stats: crate::shard::manifest::StatsEntry::default(),
                 attempt: format!("a{shard}"),
             }],
+            published: if shard == 0 {
+                [("posts".to_owned(), "sha0".to_owned())].into()
+            } else {
+                BTreeMap::new()
+            },
             parents_from: if shard == 0 {
                 BTreeMap::new()
             } else {
-                [("posts".to_owned(), "a0".to_owned())].into()
+                [("posts".to_owned(), "sha0".to_owned())].into()
             },
+            state_run_id: None,
+            state_sha256: None,
+            keys: BTreeMap::new(),
         }
     }
 
@@ -377,8 +505,8 @@ mod tests {
             err.starts_with("no shard of run `r` has staged anything"),
             "{err}"
         );
-        put(&stage, "r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
-        put(&stage, "r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
+        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 1 of 3 of run `r` has not finished: there is no `"),
@@ -395,7 +523,7 @@ mod tests {
             finished_at: "2026-12-05T02:00:00Z".to_owned(),
             error: "source `comments` failed: HTTP 500".to_owned(),
         };
-        put(&stage, "r/shard-1/failed.json", &failed).await;
+        put(&stage, "p/r/shard-1/failed.json", &failed).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with(
@@ -404,20 +532,41 @@ mod tests {
             ),
             "{err}"
         );
-        put(&stage, "r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
+        put(&stage, "p/r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
         assert_eq!(check(&stage, &p).await, Ok(3));
-        // Shard 0 run again after shard 2 split over its records.
+        // Shard 0's publication made again after shard 1 split over it.
         let mut zero = manifest(&p, 0, 3);
-        zero.sources[0].attempt = "b0".to_owned();
-        put(&stage, "r/shard-0/manifest.json", &zero).await;
+        zero.published.insert("posts".to_owned(), "sha1".to_owned());
+        put(&stage, "p/r/shard-0/manifest.json", &zero).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
-            err.contains("shard 0 was run again since (attempt b0); run shard 1 again"),
+            err.contains("published with sha256 sha0, but shard 0's manifest names sha1"),
             "{err}"
         );
-        put(&stage, "r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        assert!(err.ends_with("run shard 1 again so that both read the same records"));
+        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        // Two shards fetched a child for the same key.
+        let mut one = manifest(&p, 1, 3);
+        one.keys
+            .insert("comments".to_owned(), vec!["7".to_owned(), "9".to_owned()]);
+        put(&stage, "p/r/shard-1/manifest.json", &one).await;
+        let mut two = manifest(&p, 2, 3);
+        two.keys
+            .insert("comments".to_owned(), vec!["8".to_owned(), "9".to_owned()]);
+        put(&stage, "p/r/shard-2/manifest.json", &two).await;
+        let err = check(&stage, &p).await.unwrap_err();
+        assert!(
+            err.starts_with(
+                "source `comments` of run `r` was fetched for the key `9` by shards 1 and 2: \
+                 its parents' key `posts`.`id` repeats"
+            ),
+            "{err}"
+        );
+        put(&stage, "p/r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
+        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
+        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
         // Another count, another pipeline file.
-        put(&stage, "r/shard-2/manifest.json", &manifest(&p, 2, 4)).await;
+        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 4)).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.contains("disagree on how many they are (3 and 4, shard 2)"),
@@ -425,10 +574,49 @@ mod tests {
         );
         let mut other = manifest(&p, 2, 3);
         other.pipeline_sha256 = "0".repeat(64);
-        put(&stage, "r/shard-2/manifest.json", &other).await;
+        put(&stage, "p/r/shard-2/manifest.json", &other).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 2 of run `r` ran another pipeline file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_finish_goes_on_from_the_state_the_shards_started_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        let sharding = Sharding {
+            run_id: "r".to_owned(),
+            stage: "STAGE".to_owned(),
+            mode: crate::shard::Mode::Finish,
+            wait: None,
+        };
+        let mut m = manifest(&p, 0, 1);
+        // No state anywhere: the first sharded run.
+        assert!(same_state(&p, dir.path(), &sharding, None, &[m.clone()]).is_ok());
+        let state = State::next(None, "p", "earlier");
+        let path = state.write(dir.path()).unwrap();
+        let sha = crate::digest::sha256(&std::fs::read(&path).unwrap());
+        let err = same_state(&p, dir.path(), &sharding, Some(&state), &[m.clone()]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "shard 0 of run `r` started from no published state (every cursor from \
+                 `initial`), but this finish has the state of run `earlier`"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("etl state publish"), "{err}");
+        m.state_run_id = Some("earlier".to_owned());
+        m.state_sha256 = Some(sha);
+        assert!(same_state(&p, dir.path(), &sharding, Some(&state), &[m.clone()]).is_ok());
+        // The state changed here since the shards read it (a reset of one source, say).
+        std::fs::write(&path, b"{}").unwrap();
+        let err = same_state(&p, dir.path(), &sharding, Some(&state), &[m.clone()]).unwrap_err();
+        assert!(err.contains("changed since or another"), "{err}");
+        let err = same_state(&p, dir.path(), &sharding, None, &[m]).unwrap_err();
+        assert!(
+            err.contains("published on the stage, but this finish has no state"),
             "{err}"
         );
     }

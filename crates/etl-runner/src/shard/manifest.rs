@@ -1,6 +1,7 @@
-//! What a shard leaves on the stage: `RUN/shard-K/manifest.json` once everything it fetched
-//! is uploaded (written last, so a shard with a manifest is complete), `failed.json` when it
-//! failed, and for shard 0 `published/SOURCE.json` for each source other shards split.
+//! What a shard leaves on the stage, under `PIPELINE/RUN_ID/shard-K/`: `manifest.json` once
+//! everything it fetched is uploaded (written last, so a shard with a manifest is complete),
+//! `failed.json` when it failed, and for shard 0 `published/SOURCE.json` (with its parts in
+//! `published/SOURCE/`) for each source the other shards split over.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,10 +25,23 @@ pub(crate) struct ShardManifest {
     pub(crate) started_at: String,
     pub(crate) finished_at: String,
     pub(crate) sources: Vec<StagedSource>,
-    /// Per source this shard split over records shard 0 fetched: the attempt of shard 0
-    /// whose records it used.
+    /// In shard 0: per source the other shards split over, the sha256 of its publication.
+    #[serde(default)]
+    pub(crate) published: BTreeMap<String, String>,
+    /// In the other shards: per source this shard split over, the sha256 of the publication
+    /// it read.
     #[serde(default)]
     pub(crate) parents_from: BTreeMap<String, String>,
+    /// The run whose state (published on the stage by its finish) this shard started from,
+    /// and the sha256 of that state file: the finish must go on from the same.
+    #[serde(default)]
+    pub(crate) state_run_id: Option<String>,
+    #[serde(default)]
+    pub(crate) state_sha256: Option<String>,
+    /// Per source fetched once per distinct parent key under a split source: the keys this
+    /// shard fetched (another shard may hold the same key; the finish checks none did).
+    #[serde(default)]
+    pub(crate) keys: BTreeMap<String, Vec<String>>,
 }
 
 /// A shard that failed, for the finish to name.
@@ -146,17 +160,15 @@ impl From<&SourceStats> for StatsEntry {
 impl StatsEntry {
     /// Back to [`SourceStats`]; a cursor that cannot be read is an error naming the source.
     pub(crate) fn to_stats(&self, source: &str) -> Result<SourceStats, String> {
-        let read = |v: &Option<Value>| {
-            v.as_ref()
-                .map(Cursor::from_json)
-                .transpose()
-                .map_err(|e| format!("source `{source}`: a cursor in a shard manifest: {e}"))
+        let bad = |e: etl_source::CursorError| {
+            format!("source `{source}`: a cursor in a shard manifest: {e}")
         };
+        let read = |v: &Option<Value>| v.as_ref().map(Cursor::from_json).transpose().map_err(bad);
         let cursor = match &self.cursor {
             Some(c) => {
                 let mut parents = BTreeMap::new();
                 for (k, v) in &c.parents {
-                    parents.insert(k.clone(), read(&Some(v.clone()))?.unwrap_or(Cursor::Int(0)));
+                    parents.insert(k.clone(), Cursor::from_json(v).map_err(bad)?);
                 }
                 Some(CursorReport {
                     field: c.field.clone(),
@@ -231,8 +243,12 @@ pub(crate) fn merge_stats(all: &[SourceStats]) -> SourceStats {
                 (Some(a), Some(b)) if b.is_after(a).unwrap_or(false) => Some(b),
                 (a, b) => a.or(b),
             };
-            t.parents
-                .extend(r.parents.iter().map(|(k, v)| (k.clone(), *v)));
+            for (key, cursor) in &r.parents {
+                let later = |held: &Cursor| cursor.is_after(*held).unwrap_or(false);
+                if t.parents.get(key).is_none_or(later) {
+                    t.parents.insert(key.clone(), *cursor);
+                }
+            }
             t.missing += r.missing;
             t.after_until += r.after_until;
         }

@@ -4,13 +4,15 @@
 //! Sources without `for_each` are fetched by shard 0 only. A `for_each` source whose parent is
 //! such a source is **split**: each shard fetches the parents whose key hashes to it
 //! ([`Shard::owns`]); shard 0 publishes the parent's records on the stage as soon as they are
-//! staged, and the other shards wait for them. A `for_each` below a split source **follows**
-//! it: each shard fetches it for its own share of parents. Each shard uploads its parts under
-//! `ID/shard-K/ATTEMPT/` and writes `ID/shard-K/manifest.json` last; a rerun writes a new
-//! attempt and replaces the manifest (one PUT: the finish sees the old attempt or the new
-//! one, never a mix), then deletes the old attempt. The finish checks every manifest, reads
-//! the parts against their sha256, and runs transforms, checks and sinks as one run does.
-//! Rate limits are divided between the shards unless `per_shard: true`.
+//! staged (fixed for the run: a rerun of shard 0 takes them from there), and the other shards
+//! wait for them. A `for_each` below a split source **follows** it: each shard fetches it for
+//! its own share of parents. Each shard uploads its parts under
+//! `PIPELINE/ID/shard-K/ATTEMPT/` and writes `PIPELINE/ID/shard-K/manifest.json` last; a
+//! rerun writes a new attempt and replaces the manifest (one PUT: the finish sees the old
+//! attempt or the new one, never a mix), then deletes the old attempt. The finish checks
+//! every manifest (same N, pipeline file, publications, starting state; no parent key fetched
+//! twice), reads the parts against their sha256, and runs transforms, checks and sinks as one
+//! run does. Rate limits are divided between the shards unless `per_shard: true`.
 
 pub(crate) mod manifest;
 mod stage;
@@ -69,12 +71,11 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, count })
 }
 
-/// A run id usable as a folder of the stage: letters, digits, `.`, `_` and `-`, 1 to 128.
+/// A run id usable as a folder of the stage: letters, digits, `.`, `_` and `-`, 1 to 128,
+/// starting with a letter or digit.
 pub fn check_run_id(id: &str) -> Result<(), String> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id != "."
-        && id != ".."
+    let ok = id.len() <= 128
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -82,8 +83,8 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "--run-id `{id}`: use 1 to 128 letters, digits, `.`, `_` or `-` (e.g. the \
-             scheduler's run id or `$(date +%Y%m%d)`); every shard and the finish take the same"
+            "--run-id `{id}`: use 1 to 128 letters, digits, `.`, `_` or `-`, starting with a \
+             letter or digit (e.g. the scheduler's run id or `$(date +%Y%m%d)`); every shard and the finish take the same"
         ))
     }
 }
@@ -106,6 +107,11 @@ impl Role {
             Role::Split => "split between shards by its parent's key",
             Role::Follows => "fetched by each shard for its own parent records",
         }
+    }
+
+    /// Whether `shard` fetches a source of this role.
+    pub(crate) fn fetched_by(self, shard: Shard) -> bool {
+        self != Role::Once || shard.index == 0
     }
 }
 
@@ -167,26 +173,58 @@ pub(crate) fn for_shard(pipeline: &Pipeline, shard: Shard, roles: &[Role]) -> Pi
     local
 }
 
-/// Where things are on the stage.
-pub(crate) fn shard_dir(run_id: &str, shard: u32) -> String {
-    format!("{run_id}/shard-{shard}")
+/// Where a run's things are on the stage: `PIPELINE/RUN_ID/shard-K/...`, so that one stage
+/// serves every pipeline and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) pipeline: String,
+    pub(crate) run_id: String,
 }
 
-pub(crate) fn manifest_key(run_id: &str, shard: u32) -> String {
-    format!("{}/manifest.json", shard_dir(run_id, shard))
+impl Layout {
+    pub(crate) fn new(pipeline: &str, run_id: &str) -> Self {
+        Self {
+            pipeline: pipeline.to_owned(),
+            run_id: run_id.to_owned(),
+        }
+    }
+
+    /// `PIPELINE/RUN_ID`: everything of the run.
+    pub(crate) fn run_dir(&self) -> String {
+        format!("{}/{}", self.pipeline, self.run_id)
+    }
+
+    /// `PIPELINE/RUN_ID/shard-K`: everything of one shard.
+    pub(crate) fn shard_dir(&self, shard: u32) -> String {
+        format!("{}/shard-{shard}", self.run_dir())
+    }
+
+    /// Written last by a shard that finished.
+    pub(crate) fn manifest(&self, shard: u32) -> String {
+        format!("{}/manifest.json", self.shard_dir(shard))
+    }
+
+    /// Left by a shard that failed.
+    pub(crate) fn failed(&self, shard: u32) -> String {
+        format!("{}/failed.json", self.shard_dir(shard))
+    }
+
+    /// Shard 0's publication of a source the other shards split over: fixed for the run once
+    /// written.
+    pub(crate) fn published(&self, source: &str) -> String {
+        format!("{}/published/{source}.json", self.shard_dir(0))
+    }
+
+    /// The folder of a publication's parts.
+    pub(crate) fn published_parts(&self, source: &str) -> String {
+        format!("{}/published/{source}", self.shard_dir(0))
+    }
 }
 
-pub(crate) fn failed_key(run_id: &str, shard: u32) -> String {
-    format!("{}/failed.json", shard_dir(run_id, shard))
-}
-
-pub(crate) fn published_key(run_id: &str, source: &str) -> String {
-    format!("{}/published/{source}.json", shard_dir(run_id, 0))
-}
-
-/// The state shards start from: the finish publishes it here after saving it.
+/// The state shards start from: the finish publishes it here after saving it. Run ids start
+/// with a letter or digit, so no run folder is named like it.
 pub(crate) fn state_key(pipeline: &str) -> String {
-    format!("state/{pipeline}.json")
+    format!("{pipeline}/_state.json")
 }
 
 /// What a shard needs while it fetches: where to upload, what to wait for.
@@ -194,21 +232,36 @@ pub(crate) fn state_key(pipeline: &str) -> String {
 pub(crate) struct ShardFetch {
     pub(crate) stage: Stage,
     pub(crate) shard: Shard,
-    pub(crate) run_id: String,
+    pub(crate) layout: Layout,
     pub(crate) attempt: String,
     pub(crate) pipeline: Pipeline,
     pub(crate) roles: Vec<Role>,
     pub(crate) shared: Vec<bool>,
+    /// In shard 0: per source, whether an earlier attempt of this run published it (it is
+    /// then taken from there, not fetched again).
+    pub(crate) republished: Vec<bool>,
     pub(crate) wait: Duration,
 }
 
+/// A source taken from shard 0's publication.
+pub(crate) struct Borrowed {
+    pub(crate) table: StagedTable,
+    /// The publication as shard 0 wrote it (its parts, its stats).
+    pub(crate) staged: StagedSource,
+    /// sha256 of the publication: the finish checks every shard split over the same one.
+    pub(crate) sha256: String,
+}
+
 impl ShardFetch {
-    /// Whether source `index` is taken from shard 0 here: a source other shards split over,
-    /// in a shard other than 0, for a split child this run fetches.
+    /// Whether source `index` is taken from shard 0's publication instead of fetched: in a
+    /// shard other than 0, a source other shards split over, for a split child this run
+    /// fetches; in shard 0, a source an earlier attempt of this run already published.
     pub(crate) fn borrows(&self, index: usize, selected: &[bool]) -> bool {
+        if self.shard.index == 0 {
+            return self.republished[index];
+        }
         let name = &self.pipeline.sources[index].name;
-        self.shard.index != 0
-            && self.shared[index]
+        self.shared[index]
             && self.pipeline.sources.iter().enumerate().any(|(c, s)| {
                 selected[c]
                     && self.roles[c] == Role::Split
@@ -216,19 +269,26 @@ impl ShardFetch {
             })
     }
 
-    /// Uploads a staged source under this attempt; shard 0 publishes it if others split it.
+    /// Uploads a staged source under this attempt; shard 0 publishes a source others split
+    /// over instead (its own folder, kept for the whole run). Returns the manifest entry and,
+    /// for a publication, its sha256.
     pub(crate) async fn upload(
         &self,
         index: usize,
         name: &str,
         stats: &SourceStats,
         table: &StagedTable,
-    ) -> Result<StagedSource, RunError> {
-        let dir = format!(
-            "{}/{}",
-            shard_dir(&self.run_id, self.shard.index),
-            self.attempt
-        );
+    ) -> Result<(StagedSource, Option<String>), RunError> {
+        let publish = self.shard.index == 0 && self.shared[index];
+        let dir = if publish {
+            self.layout.published_parts(name)
+        } else {
+            format!(
+                "{}/{}",
+                self.layout.shard_dir(self.shard.index),
+                self.attempt
+            )
+        };
         let mut parts = Vec::new();
         for path in &table.parts {
             let file = path
@@ -251,32 +311,33 @@ impl ShardFetch {
             stats: stats.into(),
             attempt: self.attempt.clone(),
         };
-        if self.shard.index == 0 && self.shared[index] {
-            let json =
-                serde_json::to_vec_pretty(&staged).map_err(|e| RunError::Shard(e.to_string()))?;
-            self.stage
-                .put(&published_key(&self.run_id, name), json)
-                .await
-                .map_err(RunError::Shard)?;
+        if !publish {
+            return Ok((staged, None));
         }
-        Ok(staged)
+        let json =
+            serde_json::to_vec_pretty(&staged).map_err(|e| RunError::Shard(e.to_string()))?;
+        let sha256 = crate::digest::sha256(&json);
+        self.stage
+            .put(&self.layout.published(name), json)
+            .await
+            .map_err(RunError::Shard)?;
+        Ok((staged, Some(sha256)))
     }
 
     /// Waits (up to `wait`) for shard 0 to publish `name`, and downloads its parts beside
-    /// `path`: the table and shard 0's attempt.
+    /// `path`. While it waits, a failure shard 0 reported is logged (shard 0 may be rerun).
     pub(crate) async fn download_published(
         &self,
         name: &str,
         path: &Path,
-    ) -> Result<(StagedTable, String), RunError> {
-        let key = published_key(&self.run_id, name);
+    ) -> Result<Borrowed, RunError> {
+        let key = self.layout.published(name);
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut pause = Duration::from_millis(200);
-        let staged: StagedSource = loop {
+        let mut failure_seen = None;
+        let bytes = loop {
             if let Some(bytes) = self.stage.get(&key).await.map_err(RunError::Shard)? {
-                break serde_json::from_slice(&bytes).map_err(|e| {
-                    RunError::Shard(format!("`{}` is not readable: {e}", self.stage.show(&key)))
-                })?;
+                break bytes;
             }
             if tokio::time::Instant::now() + pause > deadline {
                 return Err(RunError::Shard(format!(
@@ -286,13 +347,24 @@ impl ShardFetch {
                     self.shard,
                     self.stage.show(&key),
                     etl_source::HumanDuration(self.wait),
-                    self.run_id
+                    self.layout.run_id
                 )));
+            }
+            let note = self.stage.get(&self.layout.failed(0)).await.ok().flatten();
+            if let Some(note) = note.filter(|n| failure_seen.as_ref() != Some(n)) {
+                let error = serde_json::from_slice::<FailedNote>(&note)
+                    .map_or_else(|_| "unreadable note".to_owned(), |n| n.error);
+                tracing::warn!(error = %error, "Shard 0 failed before staging `{name}`; waiting for it to be run again.");
+                failure_seen = Some(note);
             }
             tracing::info!(source = name, at = %self.stage.show(&key), "Waiting for shard 0 to stage it.");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         };
+        let sha256 = crate::digest::sha256(&bytes);
+        let staged: StagedSource = serde_json::from_slice(&bytes).map_err(|e| {
+            RunError::Shard(format!("`{}` is not readable: {e}", self.stage.show(&key)))
+        })?;
         let mut paths = Vec::new();
         for (n, part) in staged.parts.iter().enumerate() {
             let local = path.with_extension(format!("shard0.{}.parquet", n + 1));
@@ -301,13 +373,19 @@ impl ShardFetch {
                 .await
                 .map_err(|e| {
                     RunError::Shard(format!(
-                        "the records of `{name}` staged by shard 0: {e}; shard 0 may have been \
-                         rerun meanwhile: run this shard again"
+                        "the records of `{name}` shard 0 published for run `{}`: {e}; delete \
+                         `{}` and run shard 0 again, then this shard",
+                        self.layout.run_id,
+                        self.stage.show(&key)
                     ))
                 })?;
             paths.push(local);
         }
-        Ok((staged.table(paths), staged.attempt))
+        Ok(Borrowed {
+            table: staged.table(paths),
+            staged,
+            sha256,
+        })
     }
 }
 
@@ -370,7 +448,15 @@ mod tests {
             );
         }
         assert!(check_run_id("2026-12-05_nightly.1").is_ok());
-        for bad in ["", "..", "a/b", "a b", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "..",
+            ".x",
+            "_state.json",
+            "a/b",
+            "a b",
+            &"x".repeat(129),
+        ] {
             assert!(check_run_id(bad).is_err(), "{bad}");
         }
     }

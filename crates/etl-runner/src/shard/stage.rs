@@ -26,23 +26,11 @@ impl Stage {
     /// The stage at `url`: `s3://bucket[/prefix]`, `file:///folder` or a folder path (made if
     /// missing). Makes no request.
     pub(crate) fn open(url: &str) -> Result<Self, String> {
+        Self::check_url(url)?;
         let shown = url.trim_end_matches('/').to_owned();
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(format!(
-                    "--stage `{url}` names no bucket; e.g. `s3://my-bucket/etl-stage`"
-                ));
-            }
             let base = prefix.trim_matches('/').to_owned();
-            if base
-                .split('/')
-                .any(|p| p == "." || p == ".." || (p.is_empty() && !base.is_empty()))
-            {
-                return Err(format!(
-                    "--stage `{url}`: a part of the prefix between `/` is empty, `.` or `..`"
-                ));
-            }
             let (store, _) = etl_sink::S3Options::default()
                 .store(bucket)
                 // A stage has no `s3:` keys: only the environment sets it up.
@@ -55,11 +43,6 @@ impl Stage {
                 })?;
             return Ok(Self { store, base, shown });
         }
-        if url.contains("://") && !url.starts_with("file://") {
-            return Err(format!(
-                "--stage `{url}`: only `s3://bucket/prefix` and local folders are stages"
-            ));
-        }
         let dir = url.strip_prefix("file://").unwrap_or(url);
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("--stage: cannot create the folder `{dir}`: {e}"))?;
@@ -70,6 +53,38 @@ impl Stage {
             base: String::new(),
             shown,
         })
+    }
+
+    /// Whether `url` can be a stage at all (a usage error if not): `s3://` with a bucket and
+    /// a clean prefix, or a local folder.
+    pub(crate) fn check_url(url: &str) -> Result<(), String> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!(
+                    "--stage `{url}` names no bucket; e.g. `s3://my-bucket/etl-stage`"
+                ));
+            }
+            let base = prefix.trim_matches('/');
+            if base
+                .split('/')
+                .any(|p| p == "." || p == ".." || (p.is_empty() && !base.is_empty()))
+            {
+                return Err(format!(
+                    "--stage `{url}`: a part of the prefix between `/` is empty, `.` or `..`"
+                ));
+            }
+            return Ok(());
+        }
+        if url.trim().is_empty() {
+            return Err("--stage is empty: give `s3://bucket/prefix` or a folder".to_owned());
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            return Err(format!(
+                "--stage `{url}`: only `s3://bucket/prefix` and local folders are stages"
+            ));
+        }
+        Ok(())
     }
 
     fn key(&self, rel: &str) -> Key {

@@ -840,17 +840,7 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
     );
     let stage_dir = dir.path().join("stage");
     let stage_dir = stage_dir.to_str().unwrap();
-    let sharded = |run_id: &str| {
-        for k in 0..2 {
-            let shard = format!("{k}/2");
-            let out = run(
-                dir.path(),
-                &api,
-                &["--shard", &shard, "--run-id", run_id, "--stage", stage_dir],
-            );
-            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        }
-    };
+    let sharded = |run_id: &str| two_shards(dir.path(), &api, run_id, stage_dir);
     let finish = |run_id: &str| {
         let out = run(
             dir.path(),
@@ -867,7 +857,7 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
     let parents = state["sources"]["details"]["parents"].as_object().unwrap();
     assert_eq!(parents.len(), 2000, "both shards' parents");
     // The finish published the state the next run's shards start from.
-    let published = std::fs::read(dir.path().join("stage/state/daily_sales.json")).unwrap();
+    let published = std::fs::read(dir.path().join("stage/daily_sales/_state.json")).unwrap();
     assert_eq!(published, std::fs::read(&state_path).unwrap());
 
     api.update_order(3, json!({"status": "refunded"})).unwrap();
@@ -919,4 +909,106 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
             .len(),
         2001
     );
+
+    a_reset_reaches_the_shards_only_through_the_stage(dir.path(), &api, stage_dir);
+}
+
+/// Shards 0/2 and 1/2 of `run_id`, one after the other.
+fn two_shards(dir: &Path, api: &MockServer, run_id: &str, stage: &str) {
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        let out = run(
+            dir,
+            api,
+            &["--shard", &shard, "--run-id", run_id, "--stage", stage],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+}
+
+/// After runs `one` and `two` of the test above.
+fn a_reset_reaches_the_shards_only_through_the_stage(
+    dir: &Path,
+    api: &MockServer,
+    stage_dir: &str,
+) {
+    let state_path = dir.join(".etl/state/daily_sales.json");
+    let sharded = |run_id: &str| two_shards(dir, api, run_id, stage_dir);
+    let finish = |run_id: &str| {
+        run(
+            dir,
+            api,
+            &["--finish", "--run-id", run_id, "--stage", stage_dir],
+        )
+    };
+
+    // A reset here only: the shards still start from the published state, and the finish
+    // will not move this one on from their records.
+    let state_cmd = |args: &[&str]| {
+        let mut cmd = vec!["state"];
+        cmd.extend_from_slice(args);
+        let out = etl(dir, &cmd, &[]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    state_cmd(&["reset", "daily_sales.yaml", "--source", "details"]);
+    sharded("three");
+    let out = finish("three");
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "shard 0 of run `three` started from the state of run `two` published on the stage, \
+             but this finish has the state of run `two`, changed since or another"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("etl state reset daily_sales.yaml --stage"),
+        "{}",
+        out.stderr
+    );
+    // The reset made on the stage too: the shards start `details` over, and the finish agrees.
+    let said = state_cmd(&[
+        "reset",
+        "daily_sales.yaml",
+        "--source",
+        "details",
+        "--stage",
+        stage_dir,
+    ]);
+    assert!(
+        said.contains("published the state of run two at `"),
+        "{said}"
+    );
+    sharded("four");
+    // Shard 0 run again: it takes the orders it published for shard 1 as they are (no list
+    // request), so shard 1's share still fits, and the finish agrees.
+    let lists = || {
+        let targets = api.stats().targets;
+        targets
+            .iter()
+            .filter(|t| t.starts_with("/orders") && !t.starts_with("/orders/"))
+            .count()
+    };
+    let before = lists();
+    assert!(before > 0);
+    let out = run(
+        dir,
+        api,
+        &["--shard", "0/2", "--run-id", "four", "--stage", stage_dir],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lists(), before, "shard 0 fetched the orders again");
+    let out = finish("four");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert_eq!(state["run_id"], "four");
+    assert_eq!(
+        std::fs::read(dir.join("stage/daily_sales/_state.json")).unwrap(),
+        std::fs::read(&state_path).unwrap()
+    );
+    let shown = state_cmd(&["show", "daily_sales.yaml", "--stage", stage_dir]);
+    assert!(shown.contains("state of run four"), "{shown}");
 }
