@@ -154,6 +154,25 @@ fn four_shards_over_object_storage_give_the_report_of_one_process() {
         "{}",
         one.stderr
     );
+    // Arguments that cannot work are usage errors (exit 2), before anything is fetched.
+    for (args, says) in [
+        (
+            ["--shard", "0/4", "--run-id", "n", "--stage", "s3:///etl"],
+            "names no bucket",
+        ),
+        (
+            ["--shard", "0/4", "--run-id", "n", "--stage", "gs://b/etl"],
+            "only `s3://bucket/prefix` and local folders are stages",
+        ),
+        (
+            ["--shard", "0/4", "--run-id", "_n", "--stage", "stage"],
+            "starting with a letter or digit",
+        ),
+    ] {
+        let out = run(dir.path(), &args, &env);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
     let single = tempfile::tempdir().unwrap();
     std::fs::copy(dir.path().join("p.yaml"), single.path().join("p.yaml")).unwrap();
     let one = run(single.path(), &[], &env);
