@@ -134,20 +134,9 @@ fn setup() -> Setup {
     }
 }
 
-#[test]
-fn four_shards_over_object_storage_give_the_report_of_one_process() {
-    let Setup {
-        data,
-        api,
-        env,
-        bucket,
-        s3_data,
-        dir,
-        prefix,
-        stage,
-    } = setup();
-    // One process, for the report to compare with.
-    let one = run(dir.path(), &["--run-id", "x"], &env);
+/// Arguments that cannot work are usage errors (exit 2), before anything is fetched.
+fn usage_errors(dir: &Path, env: &[(String, String)]) {
+    let one = run(dir, &["--run-id", "x"], env);
     assert_eq!(one.code, 2, "{}", one.stderr);
     assert!(
         one.stderr.contains("--run-id belongs to a sharded run"),
@@ -169,10 +158,26 @@ fn four_shards_over_object_storage_give_the_report_of_one_process() {
             "starting with a letter or digit",
         ),
     ] {
-        let out = run(dir.path(), &args, &env);
+        let out = run(dir, &args, env);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
+}
+
+#[test]
+fn four_shards_over_object_storage_give_the_report_of_one_process() {
+    let Setup {
+        data,
+        api,
+        env,
+        bucket,
+        s3_data,
+        dir,
+        prefix,
+        stage,
+    } = setup();
+    usage_errors(dir.path(), &env);
+    // One process, for the report to compare with.
     let single = tempfile::tempdir().unwrap();
     std::fs::copy(dir.path().join("p.yaml"), single.path().join("p.yaml")).unwrap();
     let one = run(single.path(), &[], &env);
