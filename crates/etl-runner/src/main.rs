@@ -31,8 +31,11 @@ mod allocator {
 fn main() -> ExitCode {
     // Freed memory goes back to the OS at once: the fetch's page buffers are freed before
     // polars reads the staged tables, and with the default delay both count in the peak
-    // (about 170 MiB against 110 at large scale; docs/performance.md).
-    allocator::set_option(MI_OPTION_PURGE_DELAY, 0);
+    // (about 170 MiB against 110 at large scale; docs/performance.md). mimalloc's own
+    // `MIMALLOC_PURGE_DELAY` (milliseconds) still decides when it is set.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        allocator::set_option(MI_OPTION_PURGE_DELAY, 0);
+    }
     let cli = etl_runner::cli::Cli::parse();
     etl_runner::commands::execute(&cli).unwrap_or_else(|e| {
         e.report();

@@ -3,7 +3,7 @@
 //! that could be a column counts, and a transform that can carry or read columns it does not
 //! name (`SELECT *`, steps without `select` or `group_by`, `distinct` of whole rows) says so.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::spec::ChecksSpec;
 use crate::steps::Step;
@@ -19,15 +19,24 @@ pub struct Named {
     pub passes_through: bool,
     /// It reads columns it does not name (`distinct` of whole rows before any `select`).
     pub reads_all: bool,
+    /// Names (lowercase) the SQL uses only as `t.name`, each qualifier a table of a `FROM`
+    /// or `JOIN` or its alias: the tables (lowercase) whose column it can be. Any other use
+    /// in the SQL (unqualified, behind an unknown qualifier) leaves it out of here.
+    pub qualified_only: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Transform {
     /// The columns this transform names, in its SQL or steps and its checks.
     pub fn named_columns(&self) -> Named {
         let mut named = match &self.kind {
-            TransformKind::Sql(sql) => sql_named(sql),
+            TransformKind::Sql(sql) => Named {
+                qualified_only: qualified_only(sql),
+                ..sql_named(sql)
+            },
             TransformKind::Steps { steps, .. } => steps_named(steps),
         };
+        // The checks read the result: a column of it that comes from a source is named in
+        // the SQL (or passed through, and then the source is read whole).
         if let Some(checks) = &self.checks {
             named.names.extend(check_columns(checks));
         }
@@ -271,6 +280,210 @@ pub(crate) fn sql_named(sql: &str) -> Named {
     named
 }
 
+/// A token of SQL, as [`qualified_only`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// A name or keyword (lowercase), and whether it was quoted.
+    Word(String, bool),
+    Dot,
+    Comma,
+    Open,
+    Close,
+    Other,
+}
+
+/// SQL as tokens: comments and string literals skipped, quoted names unquoted.
+fn tokens(sql: &str) -> Vec<Token> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 1;
+        } else if c == '\'' || c == '"' || c == '`' {
+            let mut text = String::new();
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == c && chars.get(i + 1) == Some(&c) {
+                    text.push(c);
+                    i += 2;
+                } else if chars[i] == c {
+                    break;
+                } else {
+                    text.push(chars[i]);
+                    i += 1;
+                }
+            }
+            out.push(if c == '\'' {
+                Token::Other
+            } else {
+                Token::Word(text.to_lowercase(), true)
+            });
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            out.push(Token::Word(word.to_lowercase(), false));
+            continue;
+        } else if !c.is_whitespace() {
+            out.push(match c {
+                '.' => Token::Dot,
+                ',' => Token::Comma,
+                '(' => Token::Open,
+                ')' => Token::Close,
+                _ => Token::Other,
+            });
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Words after a table that end its clause rather than name an alias.
+const NOT_ALIASES: &[&str] = &[
+    "where",
+    "group",
+    "order",
+    "having",
+    "limit",
+    "offset",
+    "on",
+    "using",
+    "join",
+    "inner",
+    "left",
+    "right",
+    "full",
+    "outer",
+    "cross",
+    "natural",
+    "semi",
+    "anti",
+    "union",
+    "except",
+    "intersect",
+    "window",
+    "qualify",
+    "select",
+    "from",
+    "as",
+    "lateral",
+];
+
+/// Words that end a `FROM a, b` list.
+const END_FROM: &[&str] = &[
+    "where",
+    "group",
+    "order",
+    "having",
+    "limit",
+    "offset",
+    "on",
+    "using",
+    "union",
+    "except",
+    "intersect",
+    "select",
+    "window",
+    "qualify",
+];
+
+/// The names of `sql` used only as `t.name`, with the tables each can belong to: see
+/// [`Named::qualified_only`]. Errs on the side of keeping: a qualifier that is neither a
+/// table of a `FROM`/`JOIN` nor an alias of one, a name qualified twice (`a.b.c`), or any
+/// unqualified use makes the name unrestricted (left out here).
+pub(crate) fn qualified_only(sql: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let tokens = tokens(sql);
+    let word = |i: usize| match tokens.get(i) {
+        Some(Token::Word(w, quoted)) => Some((w.as_str(), *quoted)),
+        _ => None,
+    };
+    // Tables of FROM and JOIN, and their aliases.
+    let mut tables: BTreeSet<String> = BTreeSet::new();
+    let mut aliases: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut in_from = false;
+    for i in 0..tokens.len() {
+        let starts_table = match (i.checked_sub(1).map(|p| &tokens[p]), word(i)) {
+            (Some(Token::Word(w, false)), Some(_)) if w == "from" || w == "join" => true,
+            (Some(Token::Comma), Some(_)) => in_from,
+            _ => false,
+        };
+        if let Some((w, false)) = word(i) {
+            if w == "from" {
+                in_from = true;
+            } else if END_FROM.contains(&w) || w == "join" {
+                in_from = false;
+            }
+        }
+        if matches!(tokens[i], Token::Open | Token::Close) {
+            in_from = false;
+        }
+        if !starts_table || tokens.get(i + 1) == Some(&Token::Dot) {
+            continue;
+        }
+        let Some((table, _)) = word(i) else { continue };
+        tables.insert(table.to_owned());
+        let mut at = i + 1;
+        if word(at) == Some(("as", false)) {
+            at += 1;
+        }
+        if let Some((alias, quoted)) = word(at) {
+            if quoted || !NOT_ALIASES.contains(&alias) {
+                aliases
+                    .entry(alias.to_owned())
+                    .or_default()
+                    .insert(table.to_owned());
+            }
+        }
+    }
+    let mut restricted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut free: BTreeSet<String> = BTreeSet::new();
+    for i in 0..tokens.len() {
+        let Some((name, _)) = word(i) else { continue };
+        if tokens.get(i + 1) == Some(&Token::Dot) {
+            // A qualifier, not a column.
+            continue;
+        }
+        let before = |back: usize| i.checked_sub(back).map(|p| &tokens[p]);
+        if before(1) != Some(&Token::Dot) {
+            free.insert(name.to_owned());
+            continue;
+        }
+        let qualifier = i.checked_sub(2).and_then(word);
+        let resolved: Option<BTreeSet<String>> = match qualifier {
+            Some((q, _)) if before(3) != Some(&Token::Dot) => {
+                let mut to: BTreeSet<String> = aliases.get(q).cloned().unwrap_or_default();
+                if tables.contains(q) {
+                    to.insert(q.to_owned());
+                }
+                (!to.is_empty()).then_some(to)
+            }
+            _ => None,
+        };
+        match resolved {
+            Some(to) => restricted.entry(name.to_owned()).or_default().extend(to),
+            None => {
+                free.insert(name.to_owned());
+            }
+        }
+    }
+    restricted.retain(|name, _| !free.contains(name));
+    restricted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +537,39 @@ mod tests {
             !named.passes_through && !named.reads_all,
             "COUNT(*) selects no column"
         );
+    }
+
+    #[test]
+    fn names_used_only_behind_a_table_or_its_alias_belong_to_it() {
+        let sql = "WITH per_post AS (SELECT postId, COUNT(*) AS n FROM comments GROUP BY postId) \
+                   SELECT u.id, u.name, U.\"Email\", p.title, c.n, s.x, comments.body, t.v, a.b.c \
+                   FROM users AS u JOIN posts p ON p.userId = u.id LEFT JOIN per_post c ON \
+                   c.postId = p.id, comments, (SELECT 1 AS x) s WHERE kind = 'u.kind' AND name2 = 1";
+        let got = qualified_only(sql);
+        let tables = |names: &[&str]| -> BTreeSet<String> {
+            names.iter().map(|n| (*n).to_owned()).collect()
+        };
+        assert_eq!(got["name"], tables(&["users"]));
+        assert_eq!(got["email"], tables(&["users"]));
+        assert_eq!(got["id"], tables(&["posts", "users"]));
+        assert_eq!(got["title"], tables(&["posts"]));
+        assert_eq!(got["userid"], tables(&["posts"]));
+        assert_eq!(got["body"], tables(&["comments"]));
+        // Unqualified somewhere (`postId` and `n` in the CTE, `kind`), behind an unknown
+        // qualifier (`s`, `t`), or qualified twice (`a.b.c`): kept for every table.
+        for free in ["postid", "n", "kind", "x", "v", "c", "name2"] {
+            assert!(!got.contains_key(free), "{free}: {got:?}");
+        }
+        // A check reads the result: `name` there is the result's, from `u.name`.
+        let spec: crate::spec::TransformSpec = serde_json::from_value(serde_json::json!({
+            "sql": "SELECT u.name, u.id FROM users u",
+            "checks": { "not_null": ["name"] }
+        }))
+        .unwrap();
+        let t = crate::transform::build("t", &spec).unwrap();
+        let named = t.named_columns();
+        assert_eq!(named.qualified_only["name"], tables(&["users"]));
+        assert_eq!(named.qualified_only["id"], tables(&["users"]));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! primary key (the kept table must hold every column for later runs). Any other source
 //! keeps the columns named anywhere in the pipeline's transforms, checks and keys, compared
 //! without case: a word that is not a column costs nothing, a column no word names is not
-//! read by anything.
+//! read by anything. A name a SQL transform only ever writes as `table.name` (or
+//! `alias.name`, the alias of a table of its `FROM` or `JOIN`) is kept for that table only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Pipeline;
 
@@ -29,9 +30,22 @@ impl Pipeline {
             .map(|s| (s.from.clone(), format!("sink `{}` exports it", s.name)))
             .collect();
         let mut names = BTreeSet::new();
+        // Names a SQL transform uses only as `table.name`: the tables (lowercase) they belong
+        // to. Kept for those only, unless named anywhere else.
+        let mut qualified: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for t in self.transforms.iter().rev() {
             let reads = t.named_columns();
-            names.extend(reads.names);
+            for name in reads.names {
+                match reads.qualified_only.get(&name.to_lowercase()) {
+                    Some(tables) => qualified
+                        .entry(name)
+                        .or_default()
+                        .extend(tables.iter().cloned()),
+                    None => {
+                        names.insert(name);
+                    }
+                }
+            }
             let passed_whole = reads.passes_through && whole.iter().any(|(n, _)| *n == t.name);
             if reads.reads_all || passed_whole {
                 let why = if reads.reads_all {
@@ -68,6 +82,8 @@ impl Pipeline {
                 names.extend(checks.accepted_values.keys().cloned());
             }
         }
+        let free: BTreeSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        qualified.retain(|name, _| !free.contains(&name.to_lowercase()));
         let dotted: Vec<&String> = names.iter().filter(|n| n.contains('.')).collect();
         self.sources
             .iter()
@@ -82,6 +98,13 @@ impl Pipeline {
                     let separator = &source.flatten.separator;
                     let mut kept = names.clone();
                     kept.extend(dotted.iter().map(|n| n.replace('.', separator)));
+                    let own = source.name.to_lowercase();
+                    kept.extend(
+                        qualified
+                            .iter()
+                            .filter(|(_, tables)| tables.contains(&own))
+                            .map(|(name, _)| name.clone()),
+                    );
                     Kept::Named(kept)
                 }
             })
@@ -137,7 +160,11 @@ mod tests {
             kept[1],
             Kept::All("it is merged across runs by `primary_key`".into())
         );
-        assert_eq!(named(&kept[2]), named(&kept[0]));
+        // `name` is only ever `u.name`, a column of `users`: `tags` need not keep it.
+        assert_eq!(
+            named(&kept[2]),
+            ["id", "n", "profile.id", "profile__id", "u", "users"]
+        );
     }
 
     #[test]
