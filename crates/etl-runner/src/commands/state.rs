@@ -14,9 +14,10 @@ use crate::state::{self, State};
 pub(super) fn state(ctx: &Context, action: &StateAction) -> Result<ExitCode, CliError> {
     match action {
         StateAction::Show { file, stage } => {
+            let stage = stage.as_deref().map(open_stage).transpose()?;
             show(ctx, file)?;
-            if let Some(url) = stage {
-                show_published(file, url)?;
+            if let Some(stage) = stage {
+                show_published(ctx, file, &stage)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -51,10 +52,10 @@ fn blocking<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Re
     runtime.block_on(work).map_err(CliError::Failed)
 }
 
-/// The copy of the state published on the stage.
-fn show_published(file: &Path, url: &str) -> Result<(), CliError> {
-    let stage = open_stage(url)?;
+/// The copy of the state published on the stage, and whether it is this machine's.
+fn show_published(ctx: &Context, file: &Path, stage: &Stage) -> Result<(), CliError> {
     let name = crate::pipeline::name_of(file);
+    let local = std::fs::read(state::path(&ctx.work_dir, &name)).ok();
     let key = shard::state_key(&name);
     match blocking(stage.get(&key))? {
         None => println!(
@@ -66,8 +67,14 @@ fn show_published(file: &Path, url: &str) -> Result<(), CliError> {
             let published: State = serde_json::from_slice(&bytes).map_err(|e| {
                 CliError::Failed(format!("`{}` is not readable: {e}", stage.show(&key)))
             })?;
+            let same = if local.as_deref() == Some(bytes.as_slice()) {
+                "the same as the state here"
+            } else {
+                "not the state here: a finish here would refuse shards that start from it \
+                 (`etl state publish` makes it this one)"
+            };
             println!(
-                "{name}: state of run {} ({}) published at `{}`",
+                "{name}: state of run {} ({}) published at `{}`: {same}",
                 published.run_id,
                 published.updated_at,
                 stage.show(&key)
@@ -84,6 +91,13 @@ fn publish(ctx: &Context, file: &Path, stage: &Stage, after_reset: bool) -> Resu
     let name = crate::pipeline::name_of(file);
     let key = shard::state_key(&name);
     let local = state::path(root, &name);
+    // Not while a finish here may be saving the state.
+    let _lock = RunLock::acquire(
+        root,
+        &name,
+        "state-publish",
+        &chrono::Utc::now().to_rfc3339(),
+    )?;
     match State::load(root, &name)? {
         Some(st) => {
             let bytes = std::fs::read(&local)

@@ -222,6 +222,16 @@ async fn borrow(
     path: &std::path::Path,
 ) -> Result<Finished, RunError> {
     let borrowed = fetch.download_published(name, path).await?;
+    // Shard 0 stages what its earlier attempt fetched: its counts are that attempt's.
+    let stats = if fetch.shard.index == 0 {
+        borrowed
+            .staged
+            .stats
+            .to_stats(name)
+            .map_err(RunError::Shard)?
+    } else {
+        SourceStats::default()
+    };
     let staged = (fetch.shard.index == 0).then(|| {
         tracing::info!(
             source = name,
@@ -231,7 +241,7 @@ async fn borrow(
         borrowed.staged
     });
     Ok(Finished {
-        stats: SourceStats::default(),
+        stats,
         table: borrowed.table,
         staged,
         publication: Some(borrowed.sha256),

@@ -103,13 +103,28 @@ fn same_state(
         |s| format!("the state of run `{}`, changed since or another", s.run_id),
     );
     let (file, stage) = (pipeline.file.display(), &sharding.stage);
+    let fix = match previous {
+        Some(s) if s.run_id == sharding.run_id => format!(
+            "run `{}` was finished already, and this state is its own: a run is finished once \
+             (if publishing its state failed, publish it: `etl state publish {file} --stage \
+             {stage}`)",
+            sharding.run_id
+        ),
+        Some(_) => format!(
+            "Finish where the last sharded run finished (its state folder holds the state); or \
+             make this state the shards' with `etl state publish {file} --stage {stage}` (what \
+             `etl state reset {file} --stage {stage}` does along with a reset) and run the \
+             shards again under a new --run-id"
+        ),
+        None => format!(
+            "Finish where the last sharded run finished (its state folder holds the state); or \
+             forget the published state with `etl state reset {file} --stage {stage}` and run \
+             the shards again under a new --run-id"
+        ),
+    };
     Err(format!(
         "shard {} of run `{}` started from {theirs}, but this finish has {ours} (in `{}`): it \
-         cannot move cursors on from records the shards did not fetch from them. Finish where \
-         the last sharded run finished (its state folder holds the state); or make this \
-         state the shards' with `etl state publish {file} --stage {stage}` (after a reset: \
-         `etl state reset {file} --stage {stage}`) and run the shards again under a new \
-         --run-id",
+         cannot move cursors on from records the shards did not fetch from them. {fix}",
         m.shard,
         sharding.run_id,
         path.display()
@@ -245,29 +260,50 @@ async fn check_shards(
         }));
     }
     let manifests: Vec<ShardManifest> = manifests.into_values().collect();
-    same_publications(&manifests, run_id).map_err(Missing::Fatal)?;
+    // The publications as they are now, to tell which side of a mismatch is stale.
+    let mut current = BTreeMap::new();
+    for source in manifests.iter().flat_map(|m| m.parents_from.keys()) {
+        if !current.contains_key(source) {
+            let bytes = stage
+                .get(&layout.published(source))
+                .await
+                .map_err(Missing::Fatal)?;
+            current.insert(source.clone(), bytes.map(|b| crate::digest::sha256(&b)));
+        }
+    }
+    same_publications(&manifests, run_id, &current).map_err(Missing::Fatal)?;
     distinct_keys(&manifests, pipeline, run_id).map_err(Missing::Fatal)?;
     Ok(manifests)
 }
 
 /// Every shard that split over shard 0's records read the publication shard 0's manifest
 /// names (publications are fixed for a run; a different one was deleted and made again).
-fn same_publications(manifests: &[ShardManifest], run_id: &str) -> Result<(), String> {
+fn same_publications(
+    manifests: &[ShardManifest],
+    run_id: &str,
+    current: &BTreeMap<String, Option<String>>,
+) -> Result<(), String> {
     let zero = &manifests[0];
     for m in manifests {
         for (source, sha) in &m.parents_from {
             let published = zero.published.get(source);
-            if published != Some(sha) {
-                return Err(format!(
-                    "shard {} of run `{run_id}` split its work over the records of `{source}` \
-                     that shard 0 published with sha256 {sha}, but shard 0's manifest names \
-                     {}: the publication was made again since; run shard {} again so that \
-                     both read the same records",
-                    m.shard,
-                    published.map_or("none", String::as_str),
-                    m.shard
-                ));
+            if published == Some(sha) {
+                continue;
             }
+            // The side that read what is published now is the fresh one.
+            let stale = if current.get(source).and_then(Option::as_ref) == Some(sha) {
+                0
+            } else {
+                m.shard
+            };
+            return Err(format!(
+                "shard {} of run `{run_id}` split its work over the records of `{source}` that \
+                 shard 0 published with sha256 {sha}, but shard 0's manifest names {}: the \
+                 publication was made again since; run shard {stale} again so that both read \
+                 the same records (or every shard under a new --run-id)",
+                m.shard,
+                published.map_or("none", String::as_str),
+            ));
         }
     }
     Ok(())
@@ -464,6 +500,7 @@ mod tests {
                 parts: Vec::new(),
                 stats: crate::shard::manifest::StatsEntry::default(),
                 attempt: format!("a{shard}"),
+                state_sha256: None,
             }],
             published: if shard == 0 {
                 [("posts".to_owned(), "sha0".to_owned())].into()
@@ -505,8 +542,18 @@ mod tests {
             err.starts_with("no shard of run `r` has staged anything"),
             "{err}"
         );
-        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
-        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
+        put(
+            &stage,
+            "runs/p/r/shard-0/manifest.json",
+            &manifest(&p, 0, 3),
+        )
+        .await;
+        put(
+            &stage,
+            "runs/p/r/shard-2/manifest.json",
+            &manifest(&p, 2, 3),
+        )
+        .await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 1 of 3 of run `r` has not finished: there is no `"),
@@ -523,7 +570,7 @@ mod tests {
             finished_at: "2026-12-05T02:00:00Z".to_owned(),
             error: "source `comments` failed: HTTP 500".to_owned(),
         };
-        put(&stage, "p/r/shard-1/failed.json", &failed).await;
+        put(&stage, "runs/p/r/shard-1/failed.json", &failed).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with(
@@ -532,28 +579,38 @@ mod tests {
             ),
             "{err}"
         );
-        put(&stage, "p/r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
+        put(
+            &stage,
+            "runs/p/r/shard-1/manifest.json",
+            &manifest(&p, 1, 3),
+        )
+        .await;
         assert_eq!(check(&stage, &p).await, Ok(3));
         // Shard 0's publication made again after shard 1 split over it.
         let mut zero = manifest(&p, 0, 3);
         zero.published.insert("posts".to_owned(), "sha1".to_owned());
-        put(&stage, "p/r/shard-0/manifest.json", &zero).await;
+        put(&stage, "runs/p/r/shard-0/manifest.json", &zero).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.contains("published with sha256 sha0, but shard 0's manifest names sha1"),
             "{err}"
         );
-        assert!(err.ends_with("run shard 1 again so that both read the same records"));
-        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        assert!(err.contains("run shard 1 again so that both read the same records"));
+        put(
+            &stage,
+            "runs/p/r/shard-0/manifest.json",
+            &manifest(&p, 0, 3),
+        )
+        .await;
         // Two shards fetched a child for the same key.
         let mut one = manifest(&p, 1, 3);
         one.keys
             .insert("comments".to_owned(), vec!["7".to_owned(), "9".to_owned()]);
-        put(&stage, "p/r/shard-1/manifest.json", &one).await;
+        put(&stage, "runs/p/r/shard-1/manifest.json", &one).await;
         let mut two = manifest(&p, 2, 3);
         two.keys
             .insert("comments".to_owned(), vec!["8".to_owned(), "9".to_owned()]);
-        put(&stage, "p/r/shard-2/manifest.json", &two).await;
+        put(&stage, "runs/p/r/shard-2/manifest.json", &two).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with(
@@ -562,11 +619,31 @@ mod tests {
             ),
             "{err}"
         );
-        put(&stage, "p/r/shard-1/manifest.json", &manifest(&p, 1, 3)).await;
-        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 3)).await;
-        put(&stage, "p/r/shard-0/manifest.json", &manifest(&p, 0, 3)).await;
+        put(
+            &stage,
+            "runs/p/r/shard-1/manifest.json",
+            &manifest(&p, 1, 3),
+        )
+        .await;
+        put(
+            &stage,
+            "runs/p/r/shard-2/manifest.json",
+            &manifest(&p, 2, 3),
+        )
+        .await;
+        put(
+            &stage,
+            "runs/p/r/shard-0/manifest.json",
+            &manifest(&p, 0, 3),
+        )
+        .await;
         // Another count, another pipeline file.
-        put(&stage, "p/r/shard-2/manifest.json", &manifest(&p, 2, 4)).await;
+        put(
+            &stage,
+            "runs/p/r/shard-2/manifest.json",
+            &manifest(&p, 2, 4),
+        )
+        .await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.contains("disagree on how many they are (3 and 4, shard 2)"),
@@ -574,7 +651,7 @@ mod tests {
         );
         let mut other = manifest(&p, 2, 3);
         other.pipeline_sha256 = "0".repeat(64);
-        put(&stage, "p/r/shard-2/manifest.json", &other).await;
+        put(&stage, "runs/p/r/shard-2/manifest.json", &other).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 2 of run `r` ran another pipeline file"),

@@ -71,6 +71,9 @@ impl RunOptions {
                     .to_owned(),
             ));
         }
+        if self.sharding.is_some() {
+            crate::shard::check_pipeline_name(&pipeline.name).map_err(CliError::Usage)?;
+        }
         let sources = self.selected_sources(pipeline)?;
         let Selection {
             transforms,

@@ -41,12 +41,7 @@ pub(super) async fn run_shard(
         .map_err(|e| RunFailure::new(e, &[]))?;
     let roles = shard::roles(pipeline);
     let local = shard::for_shard(pipeline, shard, &roles);
-    let selected: Vec<bool> = plan
-        .sources
-        .iter()
-        .zip(&roles)
-        .map(|(on, role)| *on && role.fetched_by(shard))
-        .collect();
+    let selected = fetched_here(plan, &roles, shard);
     let to_publish = shard::shared(pipeline, &roles);
     let republished = republished(&stage, &layout, pipeline, shard, &to_publish)
         .await
@@ -60,6 +55,7 @@ pub(super) async fn run_shard(
         attempt: attempt.clone(),
         shared: to_publish,
         republished,
+        state_sha256: previous.as_ref().map(|(_, sha)| sha.clone()),
         pipeline: local.clone(),
         roles,
         wait: sharding.wait.unwrap_or(SHARD_WAIT),
@@ -173,6 +169,15 @@ fn staged_note(
         sharding.run_id,
         sharding.stage
     )
+}
+
+/// Per source: whether this shard fetches it.
+fn fetched_here(plan: &Plan, roles: &[Role], shard: Shard) -> Vec<bool> {
+    plan.sources
+        .iter()
+        .zip(roles)
+        .map(|(on, role)| *on && role.fetched_by(shard))
+        .collect()
 }
 
 /// The state the finish of the last sharded run published, if any, with its sha256.

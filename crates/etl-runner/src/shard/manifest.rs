@@ -1,4 +1,4 @@
-//! What a shard leaves on the stage, under `PIPELINE/RUN_ID/shard-K/`: `manifest.json` once
+//! What a shard leaves on the stage, under `runs/PIPELINE/RUN_ID/shard-K/`: `manifest.json` once
 //! everything it fetched is uploaded (written last, so a shard with a manifest is complete),
 //! `failed.json` when it failed, and for shard 0 `published/SOURCE.json` (with its parts in
 //! `published/SOURCE/`) for each source the other shards split over.
@@ -64,6 +64,10 @@ pub(crate) struct StagedSource {
     pub(crate) stats: StatsEntry,
     /// The attempt of the shard that staged it.
     pub(crate) attempt: String,
+    /// The sha256 of the published state the shard started from: a publication serves only
+    /// shards that started from the same.
+    #[serde(default)]
+    pub(crate) state_sha256: Option<String>,
 }
 
 /// A Parquet part on the stage.

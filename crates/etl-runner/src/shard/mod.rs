@@ -7,7 +7,7 @@
 //! staged (fixed for the run: a rerun of shard 0 takes them from there), and the other shards
 //! wait for them. A `for_each` below a split source **follows** it: each shard fetches it for
 //! its own share of parents. Each shard uploads its parts under
-//! `PIPELINE/ID/shard-K/ATTEMPT/` and writes `PIPELINE/ID/shard-K/manifest.json` last; a
+//! `runs/PIPELINE/ID/shard-K/ATTEMPT/` and writes `.../shard-K/manifest.json` last; a
 //! rerun writes a new attempt and replaces the manifest (one PUT: the finish sees the old
 //! attempt or the new one, never a mix), then deletes the old attempt. The finish checks
 //! every manifest (same N, pipeline file, publications, starting state; no parent key fetched
@@ -86,6 +86,42 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
             "--run-id `{id}`: use 1 to 128 letters, digits, `.`, `_` or `-`, starting with a \
              letter or digit (e.g. the scheduler's run id or `$(date +%Y%m%d)`); every shard and the finish take the same"
         ))
+    }
+}
+
+/// A pipeline name usable in the stage's keys as it is (no key of the stage needs encoding).
+pub(crate) fn check_pipeline_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "pipeline `{name}`: a sharded run keeps its parts under the pipeline's name on the \
+             stage, which takes letters, digits, `.`, `_` and `-` only; set `name:` in the \
+             pipeline file (e.g. `name: {}`)",
+            suggested_name(name)
+        ))
+    }
+}
+
+fn suggested_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "pipeline".to_owned()
+    } else {
+        s
     }
 }
 
@@ -173,8 +209,9 @@ pub(crate) fn for_shard(pipeline: &Pipeline, shard: Shard, roles: &[Role]) -> Pi
     local
 }
 
-/// Where a run's things are on the stage: `PIPELINE/RUN_ID/shard-K/...`, so that one stage
-/// serves every pipeline and run.
+/// Where a run's things are on the stage: `runs/PIPELINE/RUN_ID/shard-K/...`, so that one
+/// stage serves every pipeline and run, and a lifecycle rule on `runs/` expires them while
+/// `state/` stays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) pipeline: String,
@@ -189,12 +226,12 @@ impl Layout {
         }
     }
 
-    /// `PIPELINE/RUN_ID`: everything of the run.
+    /// `runs/PIPELINE/RUN_ID`: everything of the run.
     pub(crate) fn run_dir(&self) -> String {
-        format!("{}/{}", self.pipeline, self.run_id)
+        format!("runs/{}/{}", self.pipeline, self.run_id)
     }
 
-    /// `PIPELINE/RUN_ID/shard-K`: everything of one shard.
+    /// `runs/PIPELINE/RUN_ID/shard-K`: everything of one shard.
     pub(crate) fn shard_dir(&self, shard: u32) -> String {
         format!("{}/shard-{shard}", self.run_dir())
     }
@@ -221,10 +258,9 @@ impl Layout {
     }
 }
 
-/// The state shards start from: the finish publishes it here after saving it. Run ids start
-/// with a letter or digit, so no run folder is named like it.
+/// The state shards start from: the finish publishes it here after saving it.
 pub(crate) fn state_key(pipeline: &str) -> String {
-    format!("{pipeline}/_state.json")
+    format!("state/{pipeline}.json")
 }
 
 /// What a shard needs while it fetches: where to upload, what to wait for.
@@ -240,6 +276,8 @@ pub(crate) struct ShardFetch {
     /// In shard 0: per source, whether an earlier attempt of this run published it (it is
     /// then taken from there, not fetched again).
     pub(crate) republished: Vec<bool>,
+    /// The sha256 of the published state this shard started from.
+    pub(crate) state_sha256: Option<String>,
     pub(crate) wait: Duration,
 }
 
@@ -310,6 +348,7 @@ impl ShardFetch {
             parts,
             stats: stats.into(),
             attempt: self.attempt.clone(),
+            state_sha256: self.state_sha256.clone(),
         };
         if !publish {
             return Ok((staged, None));
@@ -365,6 +404,15 @@ impl ShardFetch {
         let staged: StagedSource = serde_json::from_slice(&bytes).map_err(|e| {
             RunError::Shard(format!("`{}` is not readable: {e}", self.stage.show(&key)))
         })?;
+        if staged.state_sha256 != self.state_sha256 {
+            return Err(RunError::Shard(format!(
+                "shard 0 published the records of `{name}` for run `{}` under another state \
+                 than the one this shard starts from (the state on the stage changed since: \
+                 a finish, `etl state reset` or `etl state publish`); run every shard under a \
+                 new --run-id",
+                self.layout.run_id
+            )));
+        }
         let mut paths = Vec::new();
         for (n, part) in staged.parts.iter().enumerate() {
             let local = path.with_extension(format!("shard0.{}.parquet", n + 1));
@@ -373,8 +421,8 @@ impl ShardFetch {
                 .await
                 .map_err(|e| {
                     RunError::Shard(format!(
-                        "the records of `{name}` shard 0 published for run `{}`: {e}; delete \
-                         `{}` and run shard 0 again, then this shard",
+                        "the records of `{name}` shard 0 published for run `{}` at `{}`: {e}; \
+                         run every shard under a new --run-id",
                         self.layout.run_id,
                         self.stage.show(&key)
                     ))
@@ -447,6 +495,9 @@ mod tests {
                 "{bad}"
             );
         }
+        assert!(check_pipeline_name("daily_sales-v2.1").is_ok());
+        let err = check_pipeline_name("ventes été/2").unwrap_err();
+        assert!(err.contains("e.g. `name: ventes__t__2`"), "{err}");
         assert!(check_run_id("2026-12-05_nightly.1").is_ok());
         for bad in [
             "",

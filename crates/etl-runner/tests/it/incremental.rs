@@ -857,7 +857,7 @@ fn sharded_runs_keep_each_parents_cursor_and_move_it_only_at_the_finish() {
     let parents = state["sources"]["details"]["parents"].as_object().unwrap();
     assert_eq!(parents.len(), 2000, "both shards' parents");
     // The finish published the state the next run's shards start from.
-    let published = std::fs::read(dir.path().join("stage/daily_sales/_state.json")).unwrap();
+    let published = std::fs::read(dir.path().join("stage/state/daily_sales.json")).unwrap();
     assert_eq!(published, std::fs::read(&state_path).unwrap());
 
     api.update_order(3, json!({"status": "refunded"})).unwrap();
@@ -1006,9 +1006,18 @@ fn a_reset_reaches_the_shards_only_through_the_stage(
     let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     assert_eq!(state["run_id"], "four");
     assert_eq!(
-        std::fs::read(dir.join("stage/daily_sales/_state.json")).unwrap(),
+        std::fs::read(dir.join("stage/state/daily_sales.json")).unwrap(),
         std::fs::read(&state_path).unwrap()
     );
     let shown = state_cmd(&["show", "daily_sales.yaml", "--stage", stage_dir]);
-    assert!(shown.contains("state of run four"), "{shown}");
+    assert!(
+        shown.contains("state of run four") && shown.contains("the same as the state here"),
+        "{shown}"
+    );
+    // A whole reset with --stage removes the published copy too.
+    let said = state_cmd(&["reset", "daily_sales.yaml", "--stage", stage_dir]);
+    assert!(said.contains("removed"), "{said}");
+    assert!(!dir.join("stage/state/daily_sales.json").exists());
+    let shown = state_cmd(&["show", "daily_sales.yaml", "--stage", stage_dir]);
+    assert!(shown.contains("no state published at"), "{shown}");
 }

@@ -276,7 +276,7 @@ fn four_shards_over_object_storage_give_the_report_of_one_process() {
     let shard_dir = s3_data
         .join(&bucket)
         .join(&prefix)
-        .join("engagement_per_post/nightly-2/shard-2");
+        .join("runs/engagement_per_post/nightly-2/shard-2");
     let attempts: Vec<_> = std::fs::read_dir(&shard_dir)
         .unwrap()
         .map(|e| e.unwrap())
