@@ -64,8 +64,18 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
     out.push_str(
         "\nsources, fetched concurrently (a for_each child after its parent); first requests:\n",
     );
+    let all_kept = pipeline.kept_columns();
+    // Every name some source keeps; a source that keeps fewer says which it leaves out.
+    let union: std::collections::BTreeSet<String> = all_kept
+        .iter()
+        .filter_map(|k| match k {
+            Kept::Named(names) => Some(names.iter().cloned()),
+            Kept::All(_) => None,
+        })
+        .flatten()
+        .collect();
     let mut projected = None;
-    for (source, kept) in pipeline.sources.iter().zip(pipeline.kept_columns()) {
+    for (source, kept) in pipeline.sources.iter().zip(all_kept) {
         let window = match (&source.incremental, &state) {
             (Some(_), Some(st)) => st.window(&source.name).unwrap_or_default(),
             _ => etl_source::Window::default(),
@@ -90,8 +100,22 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
         let _ = match kept {
             Kept::All(why) => writeln!(out, "      stages every column: {why}"),
             Kept::Named(names) => {
-                projected = Some(names);
-                writeln!(out, "      stages only the columns the pipeline names")
+                let left_out: Vec<String> = union
+                    .iter()
+                    .filter(|n| !names.contains(*n))
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                projected = Some(union.clone());
+                if left_out.is_empty() {
+                    writeln!(out, "      stages only the columns the pipeline names")
+                } else {
+                    writeln!(
+                        out,
+                        "      stages only the columns the pipeline names, less {}: named only \
+                         as another table's (`t.name`)",
+                        left_out.join(", ")
+                    )
+                }
             }
         };
     }
@@ -123,8 +147,9 @@ fn sources(ctx: &Context, pipeline: &Pipeline, out: &mut String) {
             .collect();
         let _ = writeln!(
             out,
-            "  names in the transforms, checks and keys (a column of any of them is staged, \
-             whatever its case; SQL keywords too, not listed): {}",
+            "  names in the transforms, checks and keys (a source stages its columns of these \
+             names, whatever their case, less those left out above; SQL keywords too, not \
+             listed): {}",
             shown.join(", ")
         );
     }
