@@ -187,112 +187,63 @@ pub fn is_reserved(word: &str) -> bool {
 /// without naming them.
 pub(crate) fn sql_named(sql: &str) -> Named {
     let mut named = Named::default();
-    let chars: Vec<char> = sql.chars().collect();
-    let mut i = 0;
-    // The last word and punctuation seen, for telling `SELECT *` and `t.*` from `a * b`.
-    let mut last_word = String::new();
-    let mut last_mark = ' ';
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '-' && chars.get(i + 1) == Some(&'-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                i += 1;
-            }
-            i += 1;
-        } else if c == '\'' {
-            // A string literal: its text is not a name.
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == '\'' && chars.get(i + 1) == Some(&'\'') {
-                    i += 2;
-                } else if chars[i] == '\'' {
-                    break;
-                } else {
-                    i += 1;
-                }
-            }
-            last_mark = '\'';
-            last_word.clear();
-        } else if c == '"' || c == '`' {
-            // A quoted name; the quote doubled is the quote itself.
-            let mut name = String::new();
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == c && chars.get(i + 1) == Some(&c) {
-                    name.push(c);
-                    i += 2;
-                } else if chars[i] == c {
-                    break;
-                } else {
-                    name.push(chars[i]);
-                    i += 1;
-                }
-            }
-            named.names.insert(name);
-            last_word.clear();
-            last_mark = 'w';
-        } else if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len()
-                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
-            {
-                i += 1;
-            }
-            let word: String = chars[start..i].iter().collect();
-            let mut next = i;
-            while next < chars.len() && chars[next].is_whitespace() {
-                next += 1;
-            }
-            let called = chars.get(next) == Some(&'(');
-            let lower = word.to_ascii_lowercase();
-            if (called && lower == "columns") || lower == "natural" {
-                // `COLUMNS('regex')`; `NATURAL JOIN` on the columns both sides have.
-                named.passes_through = true;
-                named.reads_all = true;
-            }
-            if !called {
+    let tokens = tokens(sql);
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Word(word, true) => {
                 named.names.insert(word.clone());
             }
-            last_word = lower;
-            last_mark = 'w';
-            continue;
-        } else if c == '*' {
-            let selects = matches!(last_mark, ',' | '.' | ')')
-                || (last_mark == 'w'
-                    && matches!(last_word.as_str(), "select" | "distinct" | "all"));
-            if selects {
-                named.passes_through = true;
-                named.reads_all = true;
+            Token::Word(word, false) => {
+                let called = tokens.get(i + 1) == Some(&Token::Open);
+                let lower = word.to_ascii_lowercase();
+                if (called && lower == "columns") || lower == "natural" {
+                    // `COLUMNS('regex')`; `NATURAL JOIN` on the columns both sides have.
+                    named.passes_through = true;
+                    named.reads_all = true;
+                }
+                if !called {
+                    named.names.insert(word.clone());
+                }
             }
-            last_mark = '*';
-            last_word.clear();
-        } else if !c.is_whitespace() {
-            last_mark = c;
-            last_word.clear();
+            Token::Star => {
+                // `SELECT *`, `DISTINCT ON (id) *`, `t.*`, `, *`; not `a * b` or `COUNT(*)`.
+                let selects = match i.checked_sub(1).map(|p| &tokens[p]) {
+                    Some(Token::Comma | Token::Dot | Token::Close) => true,
+                    Some(Token::Word(w, false)) => {
+                        matches!(
+                            w.to_ascii_lowercase().as_str(),
+                            "select" | "distinct" | "all"
+                        )
+                    }
+                    _ => false,
+                };
+                if selects {
+                    named.passes_through = true;
+                    named.reads_all = true;
+                }
+            }
+            _ => {}
         }
-        i += 1;
     }
     named
 }
 
-/// A token of SQL, as [`qualified_only`] reads it.
+/// A token of SQL, as [`sql_named`] and [`qualified_only`] read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
-    /// A name or keyword (lowercase), and whether it was quoted.
+    /// A name or keyword as written, and whether it was quoted.
     Word(String, bool),
     Dot,
     Comma,
     Open,
     Close,
+    Star,
+    /// A string literal, or any other mark.
     Other,
 }
 
-/// SQL as tokens: comments and string literals skipped, quoted names unquoted.
+/// SQL as tokens: comments skipped, string literals as [`Token::Other`], quoted names
+/// unquoted (the quote doubled is the quote itself).
 fn tokens(sql: &str) -> Vec<Token> {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = Vec::new();
@@ -326,7 +277,7 @@ fn tokens(sql: &str) -> Vec<Token> {
             out.push(if c == '\'' {
                 Token::Other
             } else {
-                Token::Word(text.to_lowercase(), true)
+                Token::Word(text, true)
             });
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
@@ -335,8 +286,7 @@ fn tokens(sql: &str) -> Vec<Token> {
             {
                 i += 1;
             }
-            let word: String = chars[start..i].iter().collect();
-            out.push(Token::Word(word.to_lowercase(), false));
+            out.push(Token::Word(chars[start..i].iter().collect(), false));
             continue;
         } else if !c.is_whitespace() {
             out.push(match c {
@@ -344,6 +294,7 @@ fn tokens(sql: &str) -> Vec<Token> {
                 ',' => Token::Comma,
                 '(' => Token::Open,
                 ')' => Token::Close,
+                '*' => Token::Star,
                 _ => Token::Other,
             });
         }
@@ -406,7 +357,13 @@ const END_FROM: &[&str] = &[
 /// table of a `FROM`/`JOIN` nor an alias of one, a name qualified twice (`a.b.c`), or any
 /// unqualified use makes the name unrestricted (left out here).
 pub(crate) fn qualified_only(sql: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let tokens = tokens(sql);
+    let tokens: Vec<Token> = tokens(sql)
+        .into_iter()
+        .map(|t| match t {
+            Token::Word(w, quoted) => Token::Word(w.to_lowercase(), quoted),
+            other => other,
+        })
+        .collect();
     let word = |i: usize| match tokens.get(i) {
         Some(Token::Word(w, quoted)) => Some((w.as_str(), *quoted)),
         _ => None,

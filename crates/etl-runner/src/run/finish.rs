@@ -525,6 +525,12 @@ mod tests {
             .unwrap();
     }
 
+    /// A shard's manifest where its shard writes it.
+    async fn put_manifest(stage: &Stage, m: &ShardManifest) {
+        let key = shard::Layout::new(&m.pipeline, &m.run_id).manifest(m.shard);
+        put(stage, &key, m).await;
+    }
+
     async fn check(stage: &Stage, p: &Pipeline) -> Result<usize, String> {
         match check_shards(stage, p, "r", "STAGE").await {
             Ok(all) => Ok(all.len()),
@@ -542,18 +548,8 @@ mod tests {
             err.starts_with("no shard of run `r` has staged anything"),
             "{err}"
         );
-        put(
-            &stage,
-            "runs/p/r/shard-0/manifest.json",
-            &manifest(&p, 0, 3),
-        )
-        .await;
-        put(
-            &stage,
-            "runs/p/r/shard-2/manifest.json",
-            &manifest(&p, 2, 3),
-        )
-        .await;
+        put_manifest(&stage, &manifest(&p, 0, 3)).await;
+        put_manifest(&stage, &manifest(&p, 2, 3)).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 1 of 3 of run `r` has not finished: there is no `"),
@@ -570,7 +566,7 @@ mod tests {
             finished_at: "2026-12-05T02:00:00Z".to_owned(),
             error: "source `comments` failed: HTTP 500".to_owned(),
         };
-        put(&stage, "runs/p/r/shard-1/failed.json", &failed).await;
+        put(&stage, &shard::Layout::new("p", "r").failed(1), &failed).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with(
@@ -579,38 +575,28 @@ mod tests {
             ),
             "{err}"
         );
-        put(
-            &stage,
-            "runs/p/r/shard-1/manifest.json",
-            &manifest(&p, 1, 3),
-        )
-        .await;
+        put_manifest(&stage, &manifest(&p, 1, 3)).await;
         assert_eq!(check(&stage, &p).await, Ok(3));
         // Shard 0's publication made again after shard 1 split over it.
         let mut zero = manifest(&p, 0, 3);
         zero.published.insert("posts".to_owned(), "sha1".to_owned());
-        put(&stage, "runs/p/r/shard-0/manifest.json", &zero).await;
+        put_manifest(&stage, &zero).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.contains("published with sha256 sha0, but shard 0's manifest names sha1"),
             "{err}"
         );
         assert!(err.contains("run shard 1 again so that both read the same records"));
-        put(
-            &stage,
-            "runs/p/r/shard-0/manifest.json",
-            &manifest(&p, 0, 3),
-        )
-        .await;
+        put_manifest(&stage, &manifest(&p, 0, 3)).await;
         // Two shards fetched a child for the same key.
         let mut one = manifest(&p, 1, 3);
         one.keys
             .insert("comments".to_owned(), vec!["7".to_owned(), "9".to_owned()]);
-        put(&stage, "runs/p/r/shard-1/manifest.json", &one).await;
+        put_manifest(&stage, &one).await;
         let mut two = manifest(&p, 2, 3);
         two.keys
             .insert("comments".to_owned(), vec!["8".to_owned(), "9".to_owned()]);
-        put(&stage, "runs/p/r/shard-2/manifest.json", &two).await;
+        put_manifest(&stage, &two).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with(
@@ -619,31 +605,11 @@ mod tests {
             ),
             "{err}"
         );
-        put(
-            &stage,
-            "runs/p/r/shard-1/manifest.json",
-            &manifest(&p, 1, 3),
-        )
-        .await;
-        put(
-            &stage,
-            "runs/p/r/shard-2/manifest.json",
-            &manifest(&p, 2, 3),
-        )
-        .await;
-        put(
-            &stage,
-            "runs/p/r/shard-0/manifest.json",
-            &manifest(&p, 0, 3),
-        )
-        .await;
+        put_manifest(&stage, &manifest(&p, 1, 3)).await;
+        put_manifest(&stage, &manifest(&p, 2, 3)).await;
+        put_manifest(&stage, &manifest(&p, 0, 3)).await;
         // Another count, another pipeline file.
-        put(
-            &stage,
-            "runs/p/r/shard-2/manifest.json",
-            &manifest(&p, 2, 4),
-        )
-        .await;
+        put_manifest(&stage, &manifest(&p, 2, 4)).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.contains("disagree on how many they are (3 and 4, shard 2)"),
@@ -651,7 +617,7 @@ mod tests {
         );
         let mut other = manifest(&p, 2, 3);
         other.pipeline_sha256 = "0".repeat(64);
-        put(&stage, "runs/p/r/shard-2/manifest.json", &other).await;
+        put_manifest(&stage, &other).await;
         let err = check(&stage, &p).await.unwrap_err();
         assert!(
             err.starts_with("shard 2 of run `r` ran another pipeline file"),

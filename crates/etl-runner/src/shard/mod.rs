@@ -71,14 +71,22 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, count })
 }
 
+/// A character a stage key takes as it is (no encoding).
+fn plain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Text usable as one folder of a stage key as it is: plain characters, not `.` or `..`.
+fn plain_key_part(text: &str) -> bool {
+    !text.is_empty() && text != "." && text != ".." && text.chars().all(plain_char)
+}
+
 /// A run id usable as a folder of the stage: letters, digits, `.`, `_` and `-`, 1 to 128,
 /// starting with a letter or digit.
 pub fn check_run_id(id: &str) -> Result<(), String> {
     let ok = id.len() <= 128
         && id.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && plain_key_part(id);
     if ok {
         Ok(())
     } else {
@@ -91,11 +99,7 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
 
 /// A pipeline name usable in the stage's keys as it is (no key of the stage needs encoding).
 pub(crate) fn check_pipeline_name(name: &str) -> Result<(), String> {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if plain {
+    if plain_key_part(name) {
         Ok(())
     } else {
         Err(format!(
@@ -110,13 +114,7 @@ pub(crate) fn check_pipeline_name(name: &str) -> Result<(), String> {
 fn suggested_name(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if plain_char(c) { c } else { '_' })
         .collect();
     if s.is_empty() {
         "pipeline".to_owned()
