@@ -175,7 +175,7 @@ impl Extractor {
         });
         let walked = runner.run_all(parent, &mut report).await;
         // A staging error comes first: it is about a page handed over before the walk ended.
-        let (table, staging) = stage.finish()?;
+        let (table, staging) = stage.finish().await?;
         let mut stats = walked?;
         stats.staging = staging;
         stats.elapsed = started.elapsed();
