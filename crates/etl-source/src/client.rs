@@ -479,13 +479,13 @@ impl Attempt<'_> {
                 crate::ByteSize(source.max_response_size)
             ))
         };
-        if response
-            .content_length()
-            .is_some_and(|n| n > source.max_response_size)
-        {
+        let stated = response.content_length();
+        if stated.is_some_and(|n| n > source.max_response_size) {
             return Err(too_large());
         }
-        let mut bytes = Vec::new();
+        // Room for the whole body at once when its length is stated (and not past the
+        // limit): no copy each time the buffer would have grown.
+        let mut bytes = Vec::with_capacity(stated.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
         loop {
             match response.chunk().await {
                 Ok(Some(piece)) => {

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::records::Records;
@@ -32,8 +32,8 @@ struct Page {
     origin: String,
 }
 
-/// What the staging thread returns: the writer, and the time it spent staging.
-type Staged = Result<(StageWriter, Duration), Error>;
+/// What the staging thread returns: the staged table, and the time it spent staging.
+type Staged = Result<(StagedTable, Duration), Error>;
 
 /// Hands pages to the staging thread of one source; shared by its request series.
 #[derive(Debug)]
@@ -42,6 +42,9 @@ pub(crate) struct Stager {
     pending: Mutex<Vec<Page>>,
     queue: Option<mpsc::Sender<Vec<Page>>>,
     worker: Option<JoinHandle<Staged>>,
+    /// Closed when the thread ends (its sender is dropped then, on an error or a panic too):
+    /// waited for without holding up a thread of the runtime.
+    ended: Option<oneshot::Receiver<()>>,
     source_name: String,
     path: PathBuf,
 }
@@ -54,9 +57,11 @@ impl Stager {
         path: PathBuf,
     ) -> Result<Self, Error> {
         let (queue, mut batches) = mpsc::channel::<Vec<Page>>(QUEUE);
+        let (ending, ended) = oneshot::channel::<()>();
         let worker = std::thread::Builder::new()
             .name(format!("etl-stage-{source_name}"))
             .spawn(move || -> Staged {
+                let _ending = ending;
                 let mut busy = Duration::ZERO;
                 while let Some(batch) = batches.blocking_recv() {
                     let started = Instant::now();
@@ -70,7 +75,10 @@ impl Stager {
                     }
                     busy += started.elapsed();
                 }
-                Ok((writer, busy))
+                // The last part is written here too, not on the thread that fetches.
+                let started = Instant::now();
+                let table = writer.finish()?;
+                Ok((table, busy + started.elapsed()))
             })
             .map_err(|e| Error::Stage {
                 source_name: source_name.to_owned(),
@@ -81,6 +89,7 @@ impl Stager {
             pending: Mutex::new(Vec::with_capacity(BATCH)),
             queue: Some(queue),
             worker: Some(worker),
+            ended: Some(ended),
             source_name: source_name.to_owned(),
             path,
         })
@@ -131,13 +140,15 @@ impl Stager {
         {
             let _ = queue.send(rest).await;
         }
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.await;
+        }
         let Some(worker) = self.worker.take() else {
             return Err(self.stopped("the staging thread is gone"));
         };
-        let (writer, busy) = worker
+        worker
             .join()
-            .map_err(|_| self.stopped("the staging thread panicked"))??;
-        Ok((writer.finish()?, busy))
+            .map_err(|_| self.stopped("the staging thread panicked"))?
     }
 
     fn stopped(&self, why: &str) -> Error {

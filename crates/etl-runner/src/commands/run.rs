@@ -147,6 +147,22 @@ fn sharding(args: &ShardArgs) -> Result<Option<Sharding>, CliError> {
 }
 
 /// One `etl run` once the pipeline is loaded and the options checked.
+/// The runtime of a run: half the cores (one at least) run the requests and read the pages;
+/// the other half are left to the staging threads (one per source), which turn the pages
+/// into columns meanwhile. With every core a worker, the workers, the staging threads and
+/// polars' pool contend for them: on 2 cores at large scale, eight alternating runs each
+/// took a median 1.50 s of CPU and 14,100 context switches with 2 workers, 1.36 s and 7,300
+/// with one, which was the faster (median 1.39x the floor against 1.42x;
+/// docs/performance.md). `TOKIO_WORKER_THREADS` still decides when it is set.
+fn fetch_runtime() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        builder.worker_threads((cores / 2).max(1));
+    }
+    builder
+}
+
 struct Runner<'a> {
     ctx: &'a Context,
     file: &'a Path,
@@ -157,7 +173,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn run(&self, display: Option<Progress>) -> Result<ExitCode, CliError> {
-        let runtime = runtime(tokio::runtime::Builder::new_multi_thread())?;
+        let runtime = runtime(fetch_runtime())?;
         let mut clock = RunClock::now();
         let started_at = chrono::Utc::now();
         // A shard runs beside the other shards of its run, on this machine too: its own lock.
