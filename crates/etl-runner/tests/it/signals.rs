@@ -62,6 +62,14 @@ fn sigterm_while_fetching_stops_promptly_and_cleanly() {
     .unwrap();
     let child = spawn_etl(dir.path(), tmp.path(), &api.url());
     std::thread::sleep(Duration::from_millis(800));
+    // While it runs: transparent huge pages are off for the process (it turns them off at
+    // start; mimalloc would ask for them, docs/performance.md). Linux 6.x reports it.
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let thp = status.lines().find_map(|l| l.strip_prefix("THP_enabled:"));
+        assert_eq!(thp.map(str::trim), Some("0"), "{status}");
+    }
     sigterm(&child);
     let stopped = Instant::now();
     let (code, stderr) = wait(child, Duration::from_secs(10));
