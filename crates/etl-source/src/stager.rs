@@ -8,7 +8,8 @@
 //! large bench, each a system call on both sides).
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ pub(crate) struct Stager {
     /// Closed when the thread ends (its sender is dropped then, on an error or a panic too):
     /// waited for without holding up a thread of the runtime.
     ended: Option<oneshot::Receiver<()>>,
+    /// Set when the source stops half-way: the thread drops what is still queued.
+    abandoned: Arc<AtomicBool>,
     source_name: String,
     path: PathBuf,
 }
@@ -58,12 +61,26 @@ impl Stager {
     ) -> Result<Self, Error> {
         let (queue, mut batches) = mpsc::channel::<Vec<Page>>(QUEUE);
         let (ending, ended) = oneshot::channel::<()>();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::clone(&abandoned);
+        let (name, at) = (source_name.to_owned(), path.clone());
         let worker = std::thread::Builder::new()
             .name(format!("etl-stage-{source_name}"))
             .spawn(move || -> Staged {
                 let _ending = ending;
                 let mut busy = Duration::ZERO;
+                let abandoned = || {
+                    let stopped = abandon.load(Ordering::Relaxed);
+                    stopped.then(|| Error::Stage {
+                        source_name: name.clone(),
+                        path: at.clone(),
+                        source: std::io::Error::other("the source stopped"),
+                    })
+                };
                 while let Some(batch) = batches.blocking_recv() {
+                    if let Some(stopped) = abandoned() {
+                        return Err(stopped);
+                    }
                     let started = Instant::now();
                     for Page { records, origin } in batch {
                         match records {
@@ -74,6 +91,9 @@ impl Stager {
                         }
                     }
                     busy += started.elapsed();
+                }
+                if let Some(stopped) = abandoned() {
+                    return Err(stopped);
                 }
                 // The last part is written here too, not on the thread that fetches.
                 let started = Instant::now();
@@ -90,6 +110,7 @@ impl Stager {
             queue: Some(queue),
             worker: Some(worker),
             ended: Some(ended),
+            abandoned,
             source_name: source_name.to_owned(),
             path,
         })
@@ -161,12 +182,57 @@ impl Stager {
 }
 
 impl Drop for Stager {
-    /// A run stopped half-way: the thread stages what was handed over and lets go of the
-    /// staged file before the source's task ends.
+    /// A source stopped half-way (an error, a signal): the thread drops what is still queued
+    /// instead of staging it, and lets go of the staged file before the source's task ends.
+    /// After [`Stager::finish`] there is nothing left to do.
     fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
         self.queue = None;
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Flatten;
+
+    fn page(i: usize) -> Records {
+        let text = format!(r#"[{{"id": {i}}}]"#);
+        let spans = std::iter::once(1..text.len() - 1).collect();
+        Records::Raw { text, spans }
+    }
+
+    fn stager(dir: &std::path::Path) -> (Stager, PathBuf) {
+        let path = dir.join("t.parquet");
+        let writer = StageWriter::create(&path, "t", Flatten::default(), None);
+        (Stager::start(writer, "t", path.clone()).unwrap(), path)
+    }
+
+    #[tokio::test]
+    async fn pages_handed_over_in_batches_are_all_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stager, _) = stager(dir.path());
+        // Two full batches and a part of one, which `finish` sends.
+        for i in 0..(2 * BATCH + 3) {
+            stager.stage(page(i), format!("page {i}")).await.unwrap();
+        }
+        let (table, _) = stager.finish().await.unwrap();
+        assert_eq!(table.rows, 2 * BATCH as u64 + 3);
+    }
+
+    #[tokio::test]
+    async fn a_stager_dropped_before_its_end_stages_and_writes_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stager, path) = stager(dir.path());
+        for i in 0..(3 * BATCH) {
+            stager.stage(page(i), format!("page {i}")).await.unwrap();
+        }
+        drop(stager);
+        // Without being abandoned, the thread would stage the batches still queued and
+        // write them as the last part.
+        assert!(!path.exists());
     }
 }
