@@ -146,7 +146,6 @@ fn sharding(args: &ShardArgs) -> Result<Option<Sharding>, CliError> {
     }))
 }
 
-/// One `etl run` once the pipeline is loaded and the options checked.
 /// The runtime of a run: half the cores (one at least) run the requests and read the pages;
 /// the other half are left to the staging threads (one per source), which turn the pages
 /// into columns meanwhile. With every core a worker, the workers, the staging threads and
@@ -163,6 +162,7 @@ fn fetch_runtime() -> tokio::runtime::Builder {
     builder
 }
 
+/// One `etl run` once the pipeline is loaded and the options checked.
 struct Runner<'a> {
     ctx: &'a Context,
     file: &'a Path,
