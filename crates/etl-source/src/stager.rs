@@ -6,10 +6,6 @@
 //! Pages go over in batches: a thread that stages faster than pages arrive would otherwise
 //! be put to sleep and woken again for every page (10,000 times for the comments of the
 //! large bench, each a system call on both sides).
-//!
-//! The thread runs at a lower priority than the requests (see [`yield_to_fetching`]): staging
-//! is throughput work that the queue absorbs, fetching is latency work that the server waits
-//! on, and on a machine with few cores the two compete for them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,10 +25,6 @@ const BATCH: usize = 8;
 /// Batches waiting to be staged, at most: a bound on the memory the queue holds (64 pages of
 /// 100 comments are about 1.6 MB of text).
 const QUEUE: usize = 64 / BATCH;
-
-/// Nice steps the staging thread takes below the process, unless `ETL_STAGE_NICE` says
-/// otherwise (0 to 19; 0 leaves it as it is).
-const STAGE_NICE: i32 = 10;
 
 /// One page to stage, with the URL it came from (named if a record turns out invalid).
 #[derive(Debug)]
@@ -76,7 +68,6 @@ impl Stager {
             .name(format!("etl-stage-{source_name}"))
             .spawn(move || -> Staged {
                 let _ending = ending;
-                yield_to_fetching();
                 let mut busy = Duration::ZERO;
                 let abandoned = || {
                     abandon
@@ -205,46 +196,6 @@ impl Drop for Stager {
         }
     }
 }
-
-/// How many nice steps the staging thread takes: `ETL_STAGE_NICE` if it is a number from 0
-/// to 19, else [`STAGE_NICE`].
-fn stage_nice() -> i32 {
-    std::env::var("ETL_STAGE_NICE")
-        .ok()
-        .and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|n| (0..=19).contains(n))
-        .unwrap_or(STAGE_NICE)
-}
-
-/// Lowers the calling thread's priority by [`stage_nice`] steps (to nice 19 at most), so that
-/// the runtime threads sending requests and reading answers get the CPU first when it is
-/// short: with the server on the same two cores (the bench), a staging thread that holds a
-/// core delays every answer behind it. Measured in docs/performance.md. On Linux a thread's
-/// nice value is its own; elsewhere nothing changes.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn yield_to_fetching() {
-    let steps = stage_nice();
-    if steps == 0 {
-        return;
-    }
-    // SAFETY: `getpriority` and `setpriority` read and write no memory of ours (who = 0 is the
-    // calling thread on Linux); errno is this thread's own. A failure changes nothing.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let now = libc::getpriority(libc::PRIO_PROCESS, 0);
-        if now == -1 && *libc::__errno_location() != 0 {
-            return;
-        }
-        let lower = (now + steps).min(19);
-        if lower > now {
-            libc::setpriority(libc::PRIO_PROCESS, 0, lower);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn yield_to_fetching() {}
 
 #[cfg(test)]
 mod tests {
