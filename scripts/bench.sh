@@ -6,7 +6,7 @@
 #    (one keep-alive connection per endpoint, bodies dropped), page sizes 100 and 1000;
 # 2. `etl run` of the engagement pipeline (its `rate_limit` removed) against the same server,
 #    page sizes 100 and 1000, each report checked against one computed from the fixtures;
-#    1 and 2 alternate BENCH_ROUNDS times (default 5) and the rows show their medians;
+#    1 and 2 alternate, in turns, BENCH_ROUNDS times (default 6); the rows show medians;
 # 3. comments fetched as children of posts (`for_each`, concurrency 8, `short_page: end`)
 #    from a server adding 5 ms to every request; its floor is the latency bound
 #    (requests x 5 ms / 8 for the children, plus the posts' pages one after another).
@@ -74,13 +74,15 @@ row() {
     "$1" "$2" "$3" "$rate" "${4:-null}" "$5" "$( [ "$ratio" = - ] && echo null || echo "$ratio")" "$6")")
 }
 
-# The floor and `etl run` alternate, $rounds times per page size (BENCH_ROUNDS, default 5):
+# The floor and `etl run` alternate, $rounds rounds per page size (BENCH_ROUNDS, default 6):
 # this VM's speed moves by a fifth from one minute to the next, for the floor as much as for
-# etl, so one sample of each would be a coin toss. The rows show the median wall times (the
-# ratio is median over median) and the largest peak RSS of the rounds; the notes give the
-# range of the rounds' own ratios and the timings of the median etl round. Every round's
-# report is checked.
-rounds=${BENCH_ROUNDS:-5}
+# etl, so one sample of each would be a coin toss. The order turns every round (floor first,
+# then etl first): a run right after the floor is slower than one right after another run,
+# identical runs included (docs/performance.md), so neither side always gets the slow place.
+# The rows show the median wall times (the ratio is median over median) and the largest peak
+# RSS of the rounds; the notes give the range of the rounds' own ratios and the timings of
+# the median etl round. Every round's report is checked.
+rounds=${BENCH_ROUNDS:-6}
 case "$rounds" in '' | *[!0-9]* | 0) echo "bench: BENCH_ROUNDS is a number from 1" >&2; exit 2 ;; esac
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A floor_s floor_row run_row
@@ -96,16 +98,19 @@ for size in 100 1000; do
     { echo "bench: could not set max_rows in the engagement pipeline's html sink" >&2; exit 1; }
   floors=() walls=() ratios=() rss_max=0
   for round in $(seq 1 "$rounds"); do
-    "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
-    floor=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' "$work/floor_$size.json")
+    [ $((round % 2)) = 0 ] || "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
     rm -rf "$dir/reports" "$dir/.etl"
     measure "run_${size}_$round" "$dir" env API_BASE_URL="$main_url" "$bin/etl" -v run p.yaml
+    [ $((round % 2)) = 1 ] || "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
+    floor=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' "$work/floor_$size.json")
     report=$(ls "$dir"/reports/*.csv)
     "$bin/etl-mockapi" check-engagement --fixtures "$fixtures" --report "$report" >"$work/check_$size" ||
       { cat "$work/check_$size" >&2; exit 1; }
     floors+=("$floor") walls+=("$wall $round") ratios+=("$(awk -v w="$wall" -v f="$floor" 'BEGIN { printf "%.2f", w / f }')")
     [ "$rss" -le "$rss_max" ] || rss_max=$rss
-    echo "bench: page size $size, round $round of $rounds: floor ${floor}s, etl run ${wall}s, ${rss} MiB" >&2
+    first=floor
+    [ $((round % 2)) = 1 ] || first=etl
+    echo "bench: page size $size, round $round of $rounds ($first first): floor ${floor}s, etl run ${wall}s, ${rss} MiB" >&2
   done
   floor_s[$size]=$(printf '%s\n' "${floors[@]}" | median)
   # The median etl round (the lower middle one for an even count) stands for the others.
@@ -119,7 +124,7 @@ for size in 100 1000; do
   pps=$(awk -v p="$pages" -v s="${floor_s[$size]}" 'BEGIN { printf "%.0f", p / s }')
   floor_row[$size]="$records|${floor_s[$size]}|$pages pages, $pps pages/s; median of $rounds"
   records=$(awk '$1 == "users" || $1 == "posts" || $1 == "comments" { n += $3 } END { print n }' "$work/run_$size.out")
-  run_row[$size]="$records|$wall|$rss_max|median of $rounds rounds, each after its floor (ratios $range); $(timings "run_$size")"
+  run_row[$size]="$records|$wall|$rss_max|median of $rounds rounds, floor and etl in turns (ratios $range); $(timings "run_$size")"
 done
 for size in 100 1000; do
   IFS='|' read -r records floor note <<<"${floor_row[$size]}"

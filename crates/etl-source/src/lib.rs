@@ -1,14 +1,15 @@
 //! `etl-source`: REST extraction.
 //!
-//! A pipeline's `http` and `sources` sections parse into [`HttpSpec`] and [`SourceSpec`];
-//! [`build`] checks them without the network and returns a [`SourceConfig`], or every problem
-//! as an [`etl_config::ConfigError`]. An [`Extractor`] runs sources: for every page it takes a
-//! permit from the host's rate limiter (shared by all sources of that host), sends the request
-//! with its credentials ([`Secret`]s never shown), retries transient failures with backoff and
-//! jitter, finds the records, flattens them and appends them to a staged NDJSON file, and
-//! moves to the next page, refusing to go round in circles. It returns [`SourceStats`] and a
-//! [`StagedTable`] describing every column, and reports its progress as [`ProgressEvent`]s to
-//! a [`ProgressSink`], if given one. No polars here.
+//! A pipeline's `http` and `sources` sections parse into [`HttpSpec`] and [`SourceSpec`]; [`build`]
+//! checks them without the network and returns a [`SourceConfig`], or every problem as an
+//! [`etl_config::ConfigError`]. An [`Extractor`] runs sources: for every page it takes a permit
+//! from the host's rate limiter (shared by all sources of that host), sends the request with its
+//! credentials ([`Secret`]s never shown), retries transient failures with backoff and jitter, finds
+//! the records and hands them to the source's staging thread, which flattens them and writes them
+//! as Parquet parts of a staged table, and moves to the next page (up to `concurrency` pages
+//! ahead), refusing to go round in circles. It returns [`SourceStats`] and a [`StagedTable`]
+//! describing every column, and reports its progress as [`ProgressEvent`]s to a [`ProgressSink`],
+//! if given one. No polars here.
 
 mod auth;
 mod build;
