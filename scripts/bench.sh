@@ -85,6 +85,8 @@ row() {
 rounds=${BENCH_ROUNDS:-6}
 case "$rounds" in '' | *[!0-9]* | 0) echo "bench: BENCH_ROUNDS is a number from 1" >&2; exit 2 ;; esac
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# floor_once SIZE: one floor download at page size SIZE, its figures in $work/floor_SIZE.json.
+floor_once() { "$bin/etl-mockapi" floor --url "$main_url" --page-size "$1" >"$work/floor_$1.json"; }
 declare -A floor_s floor_row run_row
 for size in 100 1000; do
   dir=$work/run_$size
@@ -98,18 +100,18 @@ for size in 100 1000; do
     { echo "bench: could not set max_rows in the engagement pipeline's html sink" >&2; exit 1; }
   floors=() walls=() ratios=() rss_max=0
   for round in $(seq 1 "$rounds"); do
-    [ $((round % 2)) = 0 ] || "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
+    first=floor
+    [ $((round % 2)) = 1 ] || first=etl
+    [ "$first" = etl ] || floor_once "$size"
     rm -rf "$dir/reports" "$dir/.etl"
     measure "run_${size}_$round" "$dir" env API_BASE_URL="$main_url" "$bin/etl" -v run p.yaml
-    [ $((round % 2)) = 1 ] || "$bin/etl-mockapi" floor --url "$main_url" --page-size "$size" >"$work/floor_$size.json"
+    [ "$first" = floor ] || floor_once "$size"
     floor=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' "$work/floor_$size.json")
     report=$(ls "$dir"/reports/*.csv)
     "$bin/etl-mockapi" check-engagement --fixtures "$fixtures" --report "$report" >"$work/check_$size" ||
       { cat "$work/check_$size" >&2; exit 1; }
     floors+=("$floor") walls+=("$wall $round") ratios+=("$(awk -v w="$wall" -v f="$floor" 'BEGIN { printf "%.2f", w / f }')")
     [ "$rss" -le "$rss_max" ] || rss_max=$rss
-    first=floor
-    [ $((round % 2)) = 1 ] || first=etl
     echo "bench: page size $size, round $round of $rounds ($first first): floor ${floor}s, etl run ${wall}s, ${rss} MiB" >&2
   done
   floor_s[$size]=$(printf '%s\n' "${floors[@]}" | median)
