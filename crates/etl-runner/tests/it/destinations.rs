@@ -375,11 +375,15 @@ fn a_run_killed_during_the_load_leaves_the_previous_table() {
         "{url}{}application_name={marker}",
         if url.contains('?') { '&' } else { '?' }
     );
+    // SIGKILL leaves the run's staging folder behind: keep it inside the test's folder.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_etl"))
         .args(["run", "p.yaml"])
         .current_dir(dir.path())
         .env("API_BASE_URL", api.url())
         .env("DATABASE_URL", &url2)
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -30,12 +30,17 @@ fn pipeline() -> String {
 
 /// `etl run p.yaml ARGS` in `dir`, started (not waited for).
 fn start(dir: &Path, args: &[&str], env: &[(String, String)]) -> std::process::Child {
+    // A shard started this way may be killed (SIGKILL), which leaves its staging folder
+    // behind: keep it inside the test's folder rather than the machine's temporary one.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     Command::new(env!("CARGO_BIN_EXE_etl"))
         .arg("run")
         .arg("p.yaml")
         .args(args)
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("TMPDIR", &tmp)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
