@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use etl_mockapi::{Dataset, MockConfig, MockServer};
 use serde_json::{Value, json};
 
-use crate::{Row, engagement_with, etl, expected_report, mock, repo, report_in};
+use crate::{Row, engagement_with, etl, expected_report, killable_tmp, mock, repo, report_in};
 
 /// The server `scripts/services.sh` started: `postgres://etl:PASSWORD@127.0.0.1:PORT/etl`.
 fn postgres_url() -> String {
@@ -375,15 +375,12 @@ fn a_run_killed_during_the_load_leaves_the_previous_table() {
         "{url}{}application_name={marker}",
         if url.contains('?') { '&' } else { '?' }
     );
-    // SIGKILL leaves the run's staging folder behind: keep it inside the test's folder.
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_etl"))
         .args(["run", "p.yaml"])
         .current_dir(dir.path())
         .env("API_BASE_URL", api.url())
         .env("DATABASE_URL", &url2)
-        .env("TMPDIR", &tmp)
+        .env("TMPDIR", killable_tmp(dir.path()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -76,6 +76,15 @@ pub(crate) struct Outcome {
 }
 
 /// Runs the `etl` binary in `dir`, killed after 60 s.
+/// A temporary folder inside `dir` for an `etl` the test kills (SIGKILL), given to it as
+/// `TMPDIR`: a killed run cannot remove its staging folder, and it goes with the test's folder
+/// rather than staying in the machine's.
+pub(crate) fn killable_tmp(dir: &Path) -> PathBuf {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
+
 pub(crate) fn etl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_etl"));
     cmd.args(args)

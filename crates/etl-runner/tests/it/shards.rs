@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use etl_mockapi::bench::{Scale, check_engagement, expected_engagement, generate_jsonplaceholder};
 use etl_mockapi::{Dataset, MockConfig, MockServer, RateLimit};
 
-use super::{Outcome, etl};
+use super::{Outcome, etl, killable_tmp};
 use crate::destinations::s3_env;
 
 /// The pipeline's budget: 400 requests a second, shared by however many shards run.
@@ -30,17 +30,13 @@ fn pipeline() -> String {
 
 /// `etl run p.yaml ARGS` in `dir`, started (not waited for).
 fn start(dir: &Path, args: &[&str], env: &[(String, String)]) -> std::process::Child {
-    // A shard started this way may be killed (SIGKILL), which leaves its staging folder
-    // behind: keep it inside the test's folder rather than the machine's temporary one.
-    let tmp = dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     Command::new(env!("CARGO_BIN_EXE_etl"))
         .arg("run")
         .arg("p.yaml")
         .args(args)
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("TMPDIR", &tmp)
+        .env("TMPDIR", killable_tmp(dir))
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
